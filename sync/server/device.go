@@ -1,0 +1,630 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+)
+
+var (
+	recordingIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	sha256Re      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	uploadIDRe    = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+)
+
+func segKey(rec string, idx int) string { return fmt.Sprintf("recordings/%s/seg-%06d.age", rec, idx) }
+func recordKey(rec string) string       { return "recordings/" + rec + "/record.json" }
+
+// ---- enrolment ------------------------------------------------------------------
+
+// EnrolRequest is the body of POST /v1/enrol.
+type EnrolRequest struct {
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	SigningKey   string `json:"signing_key"`   // base64 (std) Ed25519 public key
+	AgeRecipient string `json:"age_recipient"` // age1...
+}
+
+// EnrolResponse is the answer to a successful enrolment.
+type EnrolResponse struct {
+	DeviceID        string `json:"device_id"`
+	Token           string `json:"token"`
+	EscrowRecipient string `json:"escrow_recipient,omitempty"`
+}
+
+// ParseEnrolRequest decodes and checks an enrolment body.
+func ParseEnrolRequest(body []byte) (EnrolRequest, ed25519.PublicKey, error) {
+	var req EnrolRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, nil, fmt.Errorf("body is not a valid enrolment request: %v", err)
+	}
+	if strings.TrimSpace(req.Code) == "" {
+		return req, nil, errors.New("code is missing: ask your administrator for an enrolment code (assentd enroll)")
+	}
+	key, err := base64.StdEncoding.DecodeString(req.SigningKey)
+	if err != nil || len(key) != ed25519.PublicKeySize {
+		return req, nil, errors.New("signing_key must be the device's 32-byte Ed25519 public key in standard base64")
+	}
+	if !strings.HasPrefix(req.AgeRecipient, "age1") || len(req.AgeRecipient) < 20 || len(req.AgeRecipient) > 200 {
+		return req, nil, errors.New("age_recipient must be the device's age X25519 recipient (age1...)")
+	}
+	if len(req.Name) > 200 {
+		return req, nil, errors.New("name is longer than 200 characters")
+	}
+	return req, ed25519.PublicKey(key), nil
+}
+
+func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		problem(w, http.StatusRequestEntityTooLarge, "too-large", "Body too large", "An enrolment request is a small JSON object; send at most 64 KiB.")
+		return
+	}
+	req, key, err := ParseEnrolRequest(body)
+	if err != nil {
+		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
+		return
+	}
+	err = s.cfg.Store.UseEnrolmentCode(r.Context(), hashToken(strings.TrimSpace(req.Code)), s.now())
+	if errors.Is(err, ErrNotFound) {
+		problem(w, http.StatusForbidden, "bad-code", "Enrolment code not valid", "The code is unknown, already used or expired. Ask your administrator for a new one (assentd enroll).")
+		return
+	}
+	if err != nil {
+		s.internal(w, "checking the enrolment code", err)
+		return
+	}
+	token := randomToken(32)
+	d := Device{ID: "dev_" + randomToken(12), Name: req.Name, SigningKey: key, AgeRecipient: req.AgeRecipient, TokenHash: hashToken(token), EnrolledAt: s.now()}
+	if err := s.cfg.Store.AddDevice(r.Context(), d); err != nil {
+		s.internal(w, "saving the device", err)
+		return
+	}
+	s.audit(r.Context(), "enrolment", "device.enrol", "", d.ID)
+	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient})
+}
+
+func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
+	if s.cfg.EscrowRecipient == "" {
+		problem(w, http.StatusNotFound, "no-escrow", "No escrow recipient configured", "The administrator has not configured an organisation escrow recipient (ASSENTD_ESCROW_RECIPIENT); segments are encrypted to the device only.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"escrow_recipient": s.cfg.EscrowRecipient})
+}
+
+// ---- registration and finalisation ----------------------------------------------
+
+// RegisterRequest is the body of POST /v1/recordings.
+type RegisterRequest struct {
+	ID     string          `json:"id"`
+	Record json.RawMessage `json:"record"`
+}
+
+// SegmentInfo names one segment by index, size and ciphertext SHA-256 (hex).
+type SegmentInfo struct {
+	Index  int    `json:"index"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// FinaliseRequest is the body of PUT /v1/recordings/{id}/final.
+type FinaliseRequest struct {
+	Record   json.RawMessage `json:"record"`
+	Segments []SegmentInfo   `json:"segments"`
+}
+
+// RecordingStatus is what a device learns of one of its recordings.
+type RecordingStatus struct {
+	ID        string        `json:"id"`
+	Created   time.Time     `json:"created"`
+	Finalised bool          `json:"finalised"`
+	Segments  []SegmentInfo `json:"segments"`
+}
+
+// CheckSegments validates a finalisation's segment list (unique, non-negative
+// indexes, hex hashes, positive sizes).
+func CheckSegments(segs []SegmentInfo) error {
+	if len(segs) == 0 {
+		return errors.New("segments is empty: a finalised recording has at least one segment")
+	}
+	seen := map[int]bool{}
+	for _, sg := range segs {
+		if sg.Index < 0 {
+			return fmt.Errorf("segment index %d is negative", sg.Index)
+		}
+		if seen[sg.Index] {
+			return fmt.Errorf("segment index %d is listed twice", sg.Index)
+		}
+		seen[sg.Index] = true
+		if !sha256Re.MatchString(sg.SHA256) {
+			return fmt.Errorf("segment %d: sha256 must be 64 lower-case hex digits", sg.Index)
+		}
+		if sg.Size <= 0 {
+			return fmt.Errorf("segment %d: size must be positive", sg.Index)
+		}
+	}
+	return nil
+}
+
+// verify runs the record verifier and checks it belongs to recording id.
+func (s *Server) verify(w http.ResponseWriter, d Device, id string, record []byte) (Verified, bool) {
+	if len(record) == 0 || string(record) == "null" {
+		problem(w, http.StatusBadRequest, "record-missing", "Consent record missing", "Send the recording's consent record (its JSON) in the field \"record\".")
+		return Verified{}, false
+	}
+	v, err := s.cfg.Verify(record, ed25519.PublicKey(d.SigningKey))
+	if err != nil {
+		s.metrics.recordRejected.Add(1)
+		problem(w, http.StatusUnprocessableEntity, "record-invalid", "Consent record does not verify",
+			"The consent record was refused: "+err.Error()+". The server keeps only recordings whose record is intact, signed by this device and covers every recorded span; do not edit records, and re-sync from the device that made the recording.")
+		return v, false
+	}
+	if v.RecordingID != id {
+		s.metrics.recordRejected.Add(1)
+		problem(w, http.StatusUnprocessableEntity, "record-mismatch", "Consent record belongs to another recording",
+			fmt.Sprintf("The record is for recording %q, not %q; send each recording with its own record.", v.RecordingID, id))
+		return v, false
+	}
+	return v, true
+}
+
+func (s *Server) subjects(v Verified) []string {
+	out := make([]string, 0, len(v.Principals))
+	for _, p := range v.Principals {
+		if strings.TrimSpace(p) != "" {
+			out = append(out, s.subjectHash(p))
+		}
+	}
+	return out
+}
+
+func (s *Server) retainUntil(created time.Time, v Verified) time.Time {
+	m := v.RetentionMonths
+	if m <= 0 {
+		m = s.cfg.RetentionMonths
+	}
+	return created.AddDate(0, m, 0)
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
+	var req RegisterRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if !recordingIDRe.MatchString(req.ID) {
+		problem(w, http.StatusBadRequest, "bad-id", "Invalid recording id", "id must be 1–128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.")
+		return
+	}
+	v, ok := s.verify(w, d, req.ID, req.Record)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	existing, err := s.cfg.Store.Recording(ctx, req.ID)
+	switch {
+	case err == nil && existing.DeviceID != d.ID:
+		problem(w, http.StatusConflict, "id-taken", "Recording id taken", "Another device registered a recording with this id; recording ids must be unique.")
+		return
+	case err == nil && existing.Finalised():
+		writeJSON(w, http.StatusOK, s.statusOf(ctx, existing))
+		return
+	case err == nil:
+		// Re-registration (e.g. after an app restart) with a newer record: keep the latest.
+		if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
+			s.internal(w, "storing the consent record", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.statusOf(ctx, existing))
+		return
+	case !errors.Is(err, ErrNotFound):
+		s.internal(w, "looking up the recording", err)
+		return
+	}
+	if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
+		s.internal(w, "storing the consent record", err)
+		return
+	}
+	now := s.now().UTC()
+	rec := Recording{ID: req.ID, DeviceID: d.ID, CreatedAt: now, RetainUntil: s.retainUntil(now, v)}
+	if err := s.cfg.Store.AddRecording(ctx, rec, s.subjects(v)); err != nil {
+		if errors.Is(err, ErrExists) {
+			problem(w, http.StatusConflict, "id-taken", "Recording id taken", "A recording with this id was registered at the same moment; retry the request.")
+			return
+		}
+		s.internal(w, "saving the recording", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.statusOf(ctx, rec))
+}
+
+func (s *Server) statusOf(ctx context.Context, rec Recording) RecordingStatus {
+	st := RecordingStatus{ID: rec.ID, Created: rec.CreatedAt, Finalised: rec.Finalised(), Segments: []SegmentInfo{}}
+	segs, err := s.cfg.Store.Segments(ctx, rec.ID)
+	if err == nil {
+		for _, sg := range segs {
+			st.Segments = append(st.Segments, SegmentInfo{Index: sg.Index, Size: sg.Size, SHA256: sg.SHA256})
+		}
+	}
+	return st
+}
+
+// own loads recording id and checks it belongs to d; on failure it wrote the problem.
+func (s *Server) own(w http.ResponseWriter, r *http.Request, d Device, id string) (Recording, bool) {
+	rec, err := s.cfg.Store.Recording(r.Context(), id)
+	if err == nil && rec.DeviceID == d.ID {
+		return rec, true
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		s.internal(w, "looking up the recording", err)
+		return rec, false
+	}
+	// Another device's recording looks exactly like a missing one.
+	problem(w, http.StatusNotFound, "no-recording", "No such recording", "This device has no recording with id "+strconv.Quote(id)+"; register it first (POST /v1/recordings).")
+	return rec, false
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request, d Device) {
+	rec, ok := s.own(w, r, d, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.statusOf(r.Context(), rec))
+}
+
+func (s *Server) listOwn(w http.ResponseWriter, r *http.Request, d Device) {
+	recs, err := s.cfg.Store.Recordings(r.Context(), d.ID)
+	if err != nil {
+		s.internal(w, "listing recordings", err)
+		return
+	}
+	out := []RecordingStatus{}
+	for _, rec := range recs {
+		out = append(out, RecordingStatus{ID: rec.ID, Created: rec.CreatedAt, Finalised: rec.Finalised(), Segments: []SegmentInfo{}})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"recordings": out})
+}
+
+func (s *Server) finalise(w http.ResponseWriter, r *http.Request, d Device) {
+	id := r.PathValue("id")
+	var req FinaliseRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if err := CheckSegments(req.Segments); err != nil {
+		problem(w, http.StatusBadRequest, "bad-segments", "Invalid segment list", err.Error())
+		return
+	}
+	rec, ok := s.own(w, r, d, id)
+	if !ok {
+		return
+	}
+	v, ok := s.verify(w, d, id, req.Record)
+	if !ok {
+		return
+	}
+	if !v.Final {
+		problem(w, http.StatusUnprocessableEntity, "record-not-final", "Consent record is not final", "Finalise only after the recording stopped: the record must end with the stop event.")
+		return
+	}
+	ctx := r.Context()
+	stored, err := s.cfg.Store.Segments(ctx, id)
+	if err != nil {
+		s.internal(w, "listing segments", err)
+		return
+	}
+	have := map[int]Segment{}
+	for _, sg := range stored {
+		have[sg.Index] = sg
+	}
+	var missing []string
+	for _, sg := range req.Segments {
+		h, ok := have[sg.Index]
+		if !ok {
+			missing = append(missing, strconv.Itoa(sg.Index))
+			continue
+		}
+		if h.SHA256 != sg.SHA256 || h.Size != sg.Size {
+			problem(w, http.StatusConflict, "segment-mismatch", "Segment differs from the stored one",
+				fmt.Sprintf("Segment %d on the server has sha256 %s and %d bytes, the finalisation names %s and %d bytes; the local copy changed after upload.", sg.Index, h.SHA256, h.Size, sg.SHA256, sg.Size))
+			return
+		}
+		delete(have, sg.Index)
+	}
+	if len(missing) > 0 {
+		problem(w, http.StatusConflict, "segments-missing", "Segments not uploaded yet", "Upload segments "+strings.Join(missing, ", ")+" before finalising.")
+		return
+	}
+	if len(have) > 0 {
+		problem(w, http.StatusConflict, "segments-extra", "Server holds segments not in the list", fmt.Sprintf("The server holds %d segment(s) the finalisation does not name; list every uploaded segment.", len(have)))
+		return
+	}
+	if _, err := s.cfg.Objects.Put(ctx, recordKey(id), bytes.NewReader(req.Record)); err != nil {
+		s.internal(w, "storing the consent record", err)
+		return
+	}
+	if err := s.cfg.Store.Finalise(ctx, id, s.now().UTC(), s.retainUntil(rec.CreatedAt, v), len(req.Segments), s.subjects(v)); err != nil {
+		s.internal(w, "finalising the recording", err)
+		return
+	}
+	rec.FinalisedAt = s.now()
+	writeJSON(w, http.StatusOK, s.statusOf(ctx, rec))
+}
+
+func (s *Server) deleteOwn(w http.ResponseWriter, r *http.Request, d Device) {
+	id := r.PathValue("id")
+	rec, err := s.cfg.Store.Recording(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		// Already gone: deletion is idempotent so a retried propagation confirms.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		s.internal(w, "looking up the recording", err)
+		return
+	}
+	if rec.DeviceID != d.ID {
+		problem(w, http.StatusNotFound, "no-recording", "No such recording", "This device has no recording with id "+strconv.Quote(id)+".")
+		return
+	}
+	if err := s.removeRecording(r.Context(), id); err != nil {
+		s.internal(w, "deleting the recording", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// removeRecording deletes objects first, then the index entry, so a crash
+// in between leaves an entry that a retried delete removes.
+func (s *Server) removeRecording(ctx context.Context, id string) error {
+	if err := s.cfg.Objects.DeletePrefix(ctx, "recordings/"+id+"/"); err != nil {
+		return err
+	}
+	if err := s.cfg.Store.DeleteRecording(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) download(w http.ResponseWriter, r *http.Request, d Device) {
+	id := r.PathValue("id")
+	idx, err := strconv.Atoi(r.PathValue("index"))
+	if err != nil || idx < 0 {
+		problem(w, http.StatusBadRequest, "bad-index", "Invalid segment index", "The segment index must be a non-negative integer.")
+		return
+	}
+	if _, ok := s.own(w, r, d, id); !ok {
+		return
+	}
+	if restricted, err := s.cfg.Store.Restricted(r.Context(), id); err != nil {
+		s.internal(w, "checking restrictions", err)
+		return
+	} else if restricted {
+		problem(w, http.StatusForbidden, "restricted", "Processing restricted", "A person in this recording asked to restrict processing; it cannot be downloaded until the administrator lifts the restriction.")
+		return
+	}
+	rc, err := s.cfg.Objects.Get(r.Context(), segKey(id, idx))
+	if errors.Is(err, ErrNotFound) {
+		problem(w, http.StatusNotFound, "no-segment", "No such segment", fmt.Sprintf("Segment %d of this recording is not on the server.", idx))
+		return
+	}
+	if err != nil {
+		s.internal(w, "reading the segment", err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	io.Copy(w, rc)
+}
+
+// ---- tus ingest ---------------------------------------------------------------------
+
+// UploadMeta is the parsed tus Upload-Metadata of a segment upload.
+type UploadMeta struct {
+	Recording string
+	Index     int
+	SHA256    string
+}
+
+// ParseUploadMeta checks the tus metadata of a segment upload.
+func ParseUploadMeta(m map[string]string) (UploadMeta, error) {
+	var u UploadMeta
+	u.Recording = m["recording"]
+	if !recordingIDRe.MatchString(u.Recording) {
+		return u, errors.New("metadata \"recording\" must be the id of a registered recording")
+	}
+	idx, err := strconv.Atoi(m["index"])
+	if err != nil || idx < 0 || idx > 1<<30 {
+		return u, errors.New("metadata \"index\" must be the segment's non-negative index")
+	}
+	u.Index = idx
+	u.SHA256 = m["sha256"]
+	if !sha256Re.MatchString(u.SHA256) {
+		return u, errors.New("metadata \"sha256\" must be the whole segment's SHA-256 in 64 lower-case hex digits")
+	}
+	return u, nil
+}
+
+func hookDevice(ev tusd.HookEvent) (Device, bool) {
+	d, ok := ev.Context.Value(deviceKey).(Device)
+	return d, ok
+}
+
+func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+	none := tusd.HTTPResponse{}
+	d, ok := hookDevice(ev)
+	if !ok {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusUnauthorized, "unauthenticated", "Device not authenticated", "Send the device token.")
+	}
+	meta, err := ParseUploadMeta(ev.Upload.MetaData)
+	if err != nil {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusBadRequest, "bad-upload-metadata", "Invalid upload metadata", err.Error())
+	}
+	if ev.Upload.SizeIsDeferred || ev.Upload.Size <= 0 {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusBadRequest, "bad-upload-length", "Upload-Length required", "Send the segment's exact size in Upload-Length; segments are sealed before upload.")
+	}
+	rec, err := s.cfg.Store.Recording(ev.Context, meta.Recording)
+	if err != nil || rec.DeviceID != d.ID {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusNotFound, "no-recording", "No such recording", "Register the recording with its consent record before uploading its segments.")
+	}
+	if rec.Finalised() {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
+	}
+	// Keep only what we need; the device id binds the upload to its owner.
+	return none, tusd.FileInfoChanges{MetaData: tusd.MetaData{
+		"recording": meta.Recording, "index": strconv.Itoa(meta.Index), "sha256": meta.SHA256, "device": d.ID,
+	}}, nil
+}
+
+func (s *Server) preFinish(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
+	d, ok := hookDevice(ev)
+	if !ok || ev.Upload.MetaData["device"] != d.ID {
+		return tusd.HTTPResponse{}, tusProblem(http.StatusNotFound, "no-upload", "No such upload", "This upload belongs to another device.")
+	}
+	if err := s.commit(ev.Context, ev.Upload.ID); err != nil {
+		var e tusd.Error
+		if errors.As(err, &e) {
+			return tusd.HTTPResponse{}, e
+		}
+		s.log.Error("commit of a finished upload failed", "err", err.Error())
+		return tusd.HTTPResponse{}, tusProblem(http.StatusInternalServerError, "internal", "Storing the segment failed", "The upload is complete but could not be stored; commit it again (POST /v1/recordings/{id}/segments/{index}/commit) later.")
+	}
+	return tusd.HTTPResponse{}, nil
+}
+
+func (s *Server) preTerminate(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
+	d, ok := hookDevice(ev)
+	if !ok || ev.Upload.MetaData["device"] != d.ID {
+		return tusd.HTTPResponse{}, tusProblem(http.StatusNotFound, "no-upload", "No such upload", "This upload belongs to another device.")
+	}
+	return tusd.HTTPResponse{}, nil
+}
+
+// commit verifies a complete tus upload's SHA-256, moves it into object
+// storage and records the segment. A mismatching upload is discarded.
+func (s *Server) commit(ctx context.Context, uploadID string) error {
+	up, err := s.tusStore.GetUpload(ctx, uploadID)
+	if err != nil {
+		return tusProblem(http.StatusNotFound, "no-upload", "No such upload", "The upload is unknown (it may already be committed); check the recording's status.")
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return err
+	}
+	if info.SizeIsDeferred || info.Offset != info.Size {
+		return tusProblem(http.StatusConflict, "upload-incomplete", "Upload not complete", fmt.Sprintf("The server has %d of %d bytes; PATCH the rest from offset %d.", info.Offset, info.Size, info.Offset))
+	}
+	meta, err := ParseUploadMeta(info.MetaData)
+	if err != nil {
+		return tusProblem(http.StatusBadRequest, "bad-upload-metadata", "Invalid upload metadata", err.Error())
+	}
+	rc, err := up.GetReader(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	key := segKey(meta.Recording, meta.Index)
+	tmp := key + ".incoming-" + uploadID
+	n, err := s.cfg.Objects.Put(ctx, tmp, io.TeeReader(rc, h))
+	if err != nil {
+		s.cfg.Objects.DeletePrefix(ctx, tmp)
+		return err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	terminate := func() { s.tusStore.AsTerminatableUpload(up).Terminate(context.WithoutCancel(ctx)) }
+	if sum != meta.SHA256 || n != info.Size {
+		s.cfg.Objects.DeletePrefix(ctx, tmp)
+		terminate()
+		s.metrics.segmentsRejected.Add(1)
+		return tusProblem(http.StatusUnprocessableEntity, "checksum-mismatch", "Segment checksum mismatch",
+			fmt.Sprintf("The received %d bytes hash to %s, the upload metadata says %s; the segment was discarded. Upload it again from its sealed file.", n, sum, meta.SHA256))
+	}
+	// Move into place by copying (object stores have no rename); segments are small.
+	src, err := s.cfg.Objects.Get(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Objects.Put(ctx, key, src)
+	src.Close()
+	s.cfg.Objects.DeletePrefix(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	err = s.cfg.Store.PutSegment(ctx, Segment{RecordingID: meta.Recording, Index: meta.Index, Size: n, SHA256: sum})
+	if errors.Is(err, ErrExists) {
+		terminate()
+		return tusProblem(http.StatusConflict, "segment-exists", "Segment already stored with other content", fmt.Sprintf("Segment %d of this recording is already stored with a different SHA-256; segments never change once sealed.", meta.Index))
+	}
+	if err != nil {
+		return err
+	}
+	terminate()
+	s.metrics.segmentsStored.Add(1)
+	s.metrics.bytesStored.Add(n)
+	return nil
+}
+
+// CommitRequest is the body of POST /v1/recordings/{id}/segments/{index}/commit:
+// it completes an upload whose bytes all arrived but whose finish was cut off.
+type CommitRequest struct {
+	Upload string `json:"upload"`
+}
+
+func (s *Server) commitEndpoint(w http.ResponseWriter, r *http.Request, d Device) {
+	id := r.PathValue("id")
+	if _, ok := s.own(w, r, d, id); !ok {
+		return
+	}
+	var req CommitRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if !uploadIDRe.MatchString(req.Upload) {
+		problem(w, http.StatusBadRequest, "bad-upload-id", "Invalid upload id", "upload must be the id at the end of the tus upload URL.")
+		return
+	}
+	up, err := s.tusStore.GetUpload(r.Context(), req.Upload)
+	if err == nil {
+		info, _ := up.GetInfo(r.Context())
+		if info.MetaData["device"] != d.ID || info.MetaData["recording"] != id || info.MetaData["index"] != r.PathValue("index") {
+			problem(w, http.StatusNotFound, "no-upload", "No such upload", "This device has no such upload for this segment.")
+			return
+		}
+	}
+	if err := s.commit(r.Context(), req.Upload); err != nil {
+		var e tusd.Error
+		if errors.As(err, &e) {
+			for k, v := range e.HTTPResponse.Header {
+				w.Header().Set(k, v)
+			}
+			w.WriteHeader(e.HTTPResponse.StatusCode)
+			io.WriteString(w, e.HTTPResponse.Body)
+			return
+		}
+		s.internal(w, "committing the segment", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) audit(ctx context.Context, actor, action, subject, detail string) {
+	if err := s.cfg.Store.AddAudit(context.WithoutCancel(ctx), AuditEntry{Time: s.now().UTC(), Actor: actor, Action: action, Subject: subject, Detail: detail}); err != nil {
+		s.log.Error("writing the audit log failed", "action", action, "err", err.Error())
+	}
+}

@@ -1,0 +1,333 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/memorylocker"
+	xslog "golang.org/x/exp/slog"
+)
+
+// Config configures a Server. Store, Objects, UploadDir, Verify, AdminToken
+// and SubjectSalt are required.
+type Config struct {
+	Store     Store
+	Objects   Objects
+	UploadDir string   // tusd's working directory for uploads in progress
+	Verify    Verifier // consent-record verification (consent.Verify)
+
+	AdminToken      string // bearer token of the admin API (kept only as a hash)
+	SubjectSalt     []byte // secret salt for subject (e-mail) hashes; keep it stable
+	EscrowRecipient string // the organisation's age recipient, served to devices
+
+	RetentionMonths  int   // default retention; 36 if zero
+	MaxSegmentSize   int64 // largest accepted segment; 64 MiB if zero
+	EnrolmentCodeTTL time.Duration
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// Server is assentd's HTTP API.
+type Server struct {
+	cfg       Config
+	adminHash [32]byte
+	log       *slog.Logger
+	now       func() time.Time
+	tus       *tusd.Handler
+	tusStore  filestore.FileStore
+	mux       *http.ServeMux
+	metrics   *metrics
+}
+
+// New builds a Server from cfg.
+func New(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("server: Config.Store is required")
+	case cfg.Objects == nil:
+		return nil, errors.New("server: Config.Objects is required")
+	case cfg.UploadDir == "":
+		return nil, errors.New("server: Config.UploadDir is required")
+	case cfg.Verify == nil:
+		return nil, errors.New("server: Config.Verify is required (consent-record verification)")
+	case len(cfg.AdminToken) < 16:
+		return nil, errors.New("server: the admin token must be at least 16 characters")
+	case len(cfg.SubjectSalt) < 16:
+		return nil, errors.New("server: the subject salt must be at least 16 bytes")
+	}
+	if cfg.RetentionMonths <= 0 {
+		cfg.RetentionMonths = 36
+	}
+	if cfg.MaxSegmentSize <= 0 {
+		cfg.MaxSegmentSize = 64 << 20
+	}
+	if cfg.EnrolmentCodeTTL <= 0 {
+		cfg.EnrolmentCodeTTL = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics()}
+	s.cfg.AdminToken = ""
+
+	s.tusStore = filestore.New(cfg.UploadDir)
+	composer := tusd.NewStoreComposer()
+	s.tusStore.UseIn(composer)
+	memorylocker.New().UseIn(composer)
+	h, err := tusd.NewHandler(tusd.Config{
+		BasePath:                   "/v1/uploads/",
+		StoreComposer:              composer,
+		MaxSize:                    cfg.MaxSegmentSize,
+		DisableDownload:            true,
+		DisableConcatenation:       true,
+		Logger:                     xslog.New(xslog.NewJSONHandler(io.Discard, nil)),
+		PreUploadCreateCallback:    s.preCreate,
+		PreFinishResponseCallback:  s.preFinish,
+		PreUploadTerminateCallback: s.preTerminate,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start tus handler: %w", err)
+	}
+	s.tus = h
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /metrics", s.metrics.serve)
+	m.HandleFunc("POST /v1/enrol", s.enrol)
+	m.HandleFunc("GET /v1/escrow", s.device(s.escrow))
+	m.HandleFunc("POST /v1/recordings", s.device(s.register))
+	m.HandleFunc("GET /v1/recordings", s.device(s.listOwn))
+	m.HandleFunc("GET /v1/recordings/{id}", s.device(s.status))
+	m.HandleFunc("PUT /v1/recordings/{id}/final", s.device(s.finalise))
+	m.HandleFunc("DELETE /v1/recordings/{id}", s.device(s.deleteOwn))
+	m.HandleFunc("GET /v1/recordings/{id}/segments/{index}", s.device(s.download))
+	m.HandleFunc("POST /v1/recordings/{id}/segments/{index}/commit", s.device(s.commitEndpoint))
+	m.Handle("/v1/uploads/", s.deviceHandler(http.StripPrefix("/v1/uploads/", s.tus)))
+
+	m.HandleFunc("POST /v1/admin/enrolment-codes", s.admin(s.newCode))
+	m.HandleFunc("POST /v1/admin/subjects/recordings", s.admin(s.subjectList))
+	m.HandleFunc("POST /v1/admin/subjects/export", s.admin(s.subjectExport))
+	m.HandleFunc("POST /v1/admin/subjects/erase", s.admin(s.subjectErase))
+	m.HandleFunc("POST /v1/admin/subjects/restrict", s.admin(s.subjectRestrict))
+	m.HandleFunc("POST /v1/admin/subjects/lift-restriction", s.admin(s.subjectLift))
+	m.HandleFunc("GET /v1/admin/recordings/{id}/record", s.admin(s.adminRecord))
+	m.HandleFunc("POST /v1/admin/retention/purge", s.admin(s.purgeEndpoint))
+	m.HandleFunc("GET /v1/admin/audit", s.admin(s.auditList))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
+	})
+	s.mux = m
+}
+
+// Handle lets later features (remote consent pages) add routes.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: 200}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic in handler", "path", routeLabel(r), "panic", fmt.Sprint(v))
+				problem(sw, http.StatusInternalServerError, "internal", "Internal error", "The server hit a bug; the request was not applied. Retry later and report it to the administrator.")
+			}
+			d := time.Since(start)
+			s.metrics.observe(routeLabel(r), r.Method, sw.code, d)
+			s.log.Info("request", "method", r.Method, "route", routeLabel(r), "status", sw.code, "ms", d.Milliseconds())
+		}()
+		s.mux.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int)           { w.code = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// routeLabel is the matched route pattern, so metrics and logs carry no identifiers.
+func routeLabel(r *http.Request) string {
+	if r.Pattern == "" {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// ---- errors -------------------------------------------------------------
+
+type problemDoc struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+func problemBody(status int, slug, title, detail string) []byte {
+	b, _ := json.Marshal(problemDoc{Type: "tag:assent.app,2026:problem/" + slug, Title: title, Status: status, Detail: detail})
+	return b
+}
+
+// problem writes an RFC 9457 problem+json response.
+func problem(w http.ResponseWriter, status int, slug, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(problemBody(status, slug, title, detail))
+}
+
+func tusProblem(status int, slug, title, detail string) tusd.Error {
+	return tusd.Error{ErrorCode: slug, Message: detail, HTTPResponse: tusd.HTTPResponse{
+		StatusCode: status, Body: string(problemBody(status, slug, title, detail)),
+		Header: tusd.HTTPHeader{"Content-Type": "application/problem+json"},
+	}}
+}
+
+func (s *Server) internal(w http.ResponseWriter, what string, err error) {
+	s.log.Error(what, "err", err.Error())
+	problem(w, http.StatusInternalServerError, "internal", "Internal error", what+" failed on the server; nothing was changed by this request. Retry later; if it persists, the administrator should check the server log.")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+const maxJSON = 8 << 20
+
+// readJSON decodes a JSON body strictly; on failure it has written the problem.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		problem(w, http.StatusUnsupportedMediaType, "bad-content-type", "Body must be JSON", "Send the body as application/json (got "+strconv.Quote(ct)+").")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		problem(w, http.StatusBadRequest, "bad-json", "Malformed JSON body", "The request body is not valid for this endpoint: "+err.Error()+". See docs/server-api.md for the expected fields.")
+		return false
+	}
+	if dec.More() {
+		problem(w, http.StatusBadRequest, "bad-json", "Malformed JSON body", "The body holds more than one JSON value; send exactly one object.")
+		return false
+	}
+	return true
+}
+
+// ---- auth -----------------------------------------------------------------
+
+type ctxKey int
+
+const deviceKey ctxKey = 1
+
+func hashToken(t string) string {
+	h := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(h[:])
+}
+
+func bearer(h http.Header) string {
+	a := h.Get("Authorization")
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+func (s *Server) authDevice(r *http.Request) (Device, error) {
+	t := bearer(r.Header)
+	if t == "" {
+		return Device{}, ErrNotFound
+	}
+	return s.cfg.Store.DeviceByToken(r.Context(), hashToken(t))
+}
+
+func (s *Server) deviceHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.authDevice(r)
+		if errors.Is(err, ErrNotFound) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd"`)
+			problem(w, http.StatusUnauthorized, "unauthenticated", "Device not authenticated", "Send the device token from enrolment as 'Authorization: Bearer <token>'. If the device was never enrolled or was removed, enrol it again with a code from your administrator.")
+			return
+		}
+		if err != nil {
+			s.internal(w, "checking the device token", err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deviceKey, d)))
+	})
+}
+
+func (s *Server) device(f func(http.ResponseWriter, *http.Request, Device)) http.HandlerFunc {
+	return s.deviceHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f(w, r, r.Context().Value(deviceKey).(Device))
+	})).ServeHTTP
+}
+
+func (s *Server) admin(f http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := bearer(r.Header)
+		h := sha256.Sum256([]byte(t))
+		if t == "" || subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd-admin"`)
+			problem(w, http.StatusUnauthorized, "unauthenticated", "Admin not authenticated", "Send the admin token configured for assentd (ASSENTD_ADMIN_TOKEN) as 'Authorization: Bearer <token>'.")
+			return
+		}
+		f(w, r)
+	}
+}
+
+// subjectHash is the index key of a person: HMAC-SHA256(salt, normalised e-mail).
+func (s *Server) subjectHash(email string) string {
+	m := hmac.New(sha256.New, s.cfg.SubjectSalt)
+	m.Write([]byte(NormaliseEmail(email)))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// NormaliseEmail trims and lower-cases an address so lookups match records.
+func NormaliseEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ---- health -------------------------------------------------------------------
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		s.log.Error("health check: database unreachable", "err", err.Error())
+		problem(w, http.StatusServiceUnavailable, "unhealthy", "Database unreachable", "assentd cannot reach its database; check the database server and the DSN.")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
