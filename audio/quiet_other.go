@@ -1,0 +1,5 @@
+//go:build !unix
+
+package audio
+
+func withQuietStderr(f func()) { f() }
