@@ -1,0 +1,151 @@
+// Package config is the settings file shared by the desktop app and the
+// command line: $XDG_CONFIG_HOME/assent/config.json (or $ASSENT_CONFIG), and
+// where the vault lives: $XDG_DATA_HOME/assent (or $ASSENT_HOME).
+//
+// It holds no secret: keys live in the OS keyring (vault), the server's
+// device token too. Unknown fields are rejected so a typo is reported, not
+// silently ignored.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/assent-app/assent/consent"
+)
+
+// Config is everything the user or the organisation can set.
+type Config struct {
+	// Org are the organisation's facts shown in the notice.
+	Org consent.OrgParams `json:"org"`
+	// NoticeDir, if set, is an organisation's own notice tree
+	// (<id>/<version>/<lang>.md) used instead of the shipped one.
+	NoticeDir string `json:"noticeDir,omitempty"`
+	// Input and CallInput select capture devices ("" = default input; see
+	// `assent devices`).
+	Input     string `json:"input,omitempty"`
+	CallInput string `json:"callInput,omitempty"`
+	// Chime plays a sound on start/pause/stop; Beep a periodic beep.
+	Chime bool `json:"chime"`
+	Beep  bool `json:"beep"`
+	// Language of the app and the default notice language ("" = system).
+	Language string `json:"language,omitempty"`
+	// ServerURL of the organisation's assentd ("" = not enrolled).
+	ServerURL string `json:"serverURL,omitempty"`
+	// DeleteAfterSyncDays deletes local copies this many days after the
+	// server confirmed them (0 = keep). MaxLocalDays is an absolute limit
+	// for synced recordings (0 = none); unsynced ones are never deleted
+	// silently.
+	DeleteAfterSyncDays int `json:"deleteAfterSyncDays,omitempty"`
+	MaxLocalDays        int `json:"maxLocalDays,omitempty"`
+}
+
+// Default is the configuration of a fresh install.
+func Default() Config {
+	return Config{
+		Org: consent.OrgParams{
+			Controller: "the organisation of the person recording this call",
+			Contact:    "the person recording this call",
+		}.WithDefaults(),
+		Chime: true,
+	}
+}
+
+// Path returns the settings file path.
+func Path() string {
+	if p := os.Getenv("ASSENT_CONFIG"); p != "" {
+		return p
+	}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	if dir == "" {
+		if d, err := os.UserConfigDir(); err == nil {
+			dir = d
+		}
+	}
+	return filepath.Join(dir, "assent", "config.json")
+}
+
+// VaultDir returns the vault directory.
+func VaultDir() string {
+	if p := os.Getenv("ASSENT_HOME"); p != "" {
+		return p
+	}
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "assent")
+}
+
+// ErrBadConfig is wrapped by every error about the settings file's content.
+var ErrBadConfig = errors.New("the settings file is not valid")
+
+// Load reads the settings file; a missing file gives Default.
+func Load(path string) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("reading settings %s: %w", path, err)
+	}
+	return Parse(b)
+}
+
+// Parse parses settings JSON over the defaults and validates it.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Default(), fmt.Errorf("%w: %v — fix the file or delete it to start from the defaults", ErrBadConfig, err)
+	}
+	if dec.More() {
+		return Default(), fmt.Errorf("%w: extra data after the settings object", ErrBadConfig)
+	}
+	c.Org = c.Org.WithDefaults()
+	if err := c.Org.Validate(); err != nil {
+		return Default(), fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	if c.DeleteAfterSyncDays < 0 || c.MaxLocalDays < 0 {
+		return Default(), fmt.Errorf("%w: retention days cannot be negative", ErrBadConfig)
+	}
+	return c, nil
+}
+
+// Save writes the settings atomically (temp file, fsync, rename).
+func Save(path string, c Config) error {
+	if err := c.Org.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".part"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

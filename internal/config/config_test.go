@@ -1,0 +1,61 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadMissingGivesDefaults(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "nope.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Org.RetentionMonths != 36 || c.Org.MinAge != 16 || !c.Chime {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a", "config.json")
+	c := Default()
+	c.Org.Controller, c.Org.Contact, c.Org.MinAge = "Acme BV", "privacy@acme.example", 18
+	c.ServerURL, c.DeleteAfterSyncDays = "https://rec.acme.example", 30
+	if err := Save(p, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Org.Controller != "Acme BV" || got.Org.MinAge != 18 || got.ServerURL != c.ServerURL || got.DeleteAfterSyncDays != 30 {
+		t.Fatalf("round trip lost data: %+v", got)
+	}
+}
+
+func TestBadInputGetsClearError_Config(t *testing.T) {
+	for name, in := range map[string]string{
+		"syntax":   `{"org": `,
+		"unknown":  `{"colour": "red"}`,
+		"minAge":   `{"org": {"controller": "A", "contact": "b", "minAge": 12}}`,
+		"negative": `{"maxLocalDays": -1}`,
+		"trailing": `{} {}`,
+	} {
+		if _, err := Parse([]byte(in)); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: got %v, want ErrBadConfig", name, err)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"org":{"controller":"A","contact":"b"},"chime":true}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b)
+		if err == nil {
+			if verr := c.Org.Validate(); verr != nil {
+				t.Fatalf("Parse accepted an invalid org: %v", verr)
+			}
+		}
+	})
+}
