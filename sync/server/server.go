@@ -24,13 +24,13 @@ import (
 	xslog "golang.org/x/exp/slog"
 )
 
-// Config configures a Server. Store, Objects, UploadDir, Verify, AdminToken
+// Config configures a Server. Store, Objects, UploadDir, AdminToken
 // and SubjectSalt are required.
 type Config struct {
 	Store     Store
 	Objects   Objects
 	UploadDir string   // tusd's working directory for uploads in progress
-	Verify    Verifier // consent-record verification (consent.Verify)
+	Verify    Verifier // consent-record verification; ConsentVerify if nil
 
 	AdminToken      string // bearer token of the admin API (kept only as a hash)
 	SubjectSalt     []byte // secret salt for subject (e-mail) hashes; keep it stable
@@ -64,12 +64,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Objects is required")
 	case cfg.UploadDir == "":
 		return nil, errors.New("server: Config.UploadDir is required")
-	case cfg.Verify == nil:
-		return nil, errors.New("server: Config.Verify is required (consent-record verification)")
 	case len(cfg.AdminToken) < 16:
 		return nil, errors.New("server: the admin token must be at least 16 characters")
 	case len(cfg.SubjectSalt) < 16:
 		return nil, errors.New("server: the subject salt must be at least 16 bytes")
+	}
+	if cfg.Verify == nil {
+		cfg.Verify = ConsentVerify
 	}
 	if cfg.RetentionMonths <= 0 {
 		cfg.RetentionMonths = 36

@@ -1,17 +1,40 @@
 package server
 
-import "crypto/ed25519"
+import (
+	"crypto/ed25519"
+	"fmt"
+
+	"github.com/assent-app/assent/consent"
+)
 
 // Verified is what assentd needs to know of a consent record that verified.
 type Verified struct {
 	RecordingID     string   // the recording the record belongs to
-	Principals      []string // the people in the record (e-mail addresses)
+	Principals      []string // e-mail addresses of the people in the record
 	RetentionMonths int      // 0: use the server's default
-	Final           bool     // the record ends with the recording's stop
+	Final           bool     // the record ends with the recording's stop (or recovery)
 }
 
 // Verifier checks a consent record (its JSON) against the public signing
 // key of the device that registered the recording: the hash chain, the
 // signature and that every recorded span is covered by live consent of
-// everyone present. cmd/assentd plugs in consent.Verify.
+// everyone present. The default is ConsentVerify.
 type Verifier func(record []byte, devicePub ed25519.PublicKey) (Verified, error)
+
+// ConsentVerify verifies with consent.Verify, the one authority on records.
+func ConsentVerify(record []byte, devicePub ed25519.PublicKey) (Verified, error) {
+	p, err := consent.Verify(record, devicePub)
+	if err != nil {
+		return Verified{}, err
+	}
+	if p.Record == nil {
+		return Verified{}, fmt.Errorf("consent: verified record has no content")
+	}
+	v := Verified{RecordingID: p.RecordingID, RetentionMonths: p.Record.RetentionMonths, Final: p.Final}
+	for _, e := range p.Record.Events {
+		if e.Principal != nil && e.Principal.Email != "" {
+			v.Principals = append(v.Principals, e.Principal.Email)
+		}
+	}
+	return v, nil
+}
