@@ -1,0 +1,291 @@
+package vault
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/zalando/go-keyring"
+)
+
+// KeyringService is the service name under which the vault keeps its
+// secrets in the OS keyring.
+const KeyringService = "app.assent.recorder"
+
+// SecretStore is the part of an OS keyring the vault uses. [OSKeyring]
+// returns the real one; tests may pass another (for example go-keyring
+// after keyring.MockInit()).
+type SecretStore interface {
+	Get(service, user string) (string, error)
+	Set(service, user, secret string) error
+	Delete(service, user string) error
+}
+
+type osKeyring struct{}
+
+func (osKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
+func (osKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
+func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
+
+// OSKeyring returns the operating system's keyring (Secret Service on Linux,
+// Keychain on macOS, Credential Manager on Windows) via go-keyring.
+func OSKeyring() SecretStore { return osKeyring{} }
+
+// KeyringProblem says why the keyring could not give the vault its keys.
+type KeyringProblem int
+
+const (
+	// KeyringUnavailable: there is no keyring service to talk to.
+	KeyringUnavailable KeyringProblem = iota + 1
+	// KeyringLocked: the keyring exists but is locked.
+	KeyringLocked
+	// KeyMissing: the keyring works but does not hold this vault's key.
+	KeyMissing
+	// KeyringFailed: any other keyring failure.
+	KeyringFailed
+)
+
+// KeyringError is returned when the vault's secret keys cannot be read from
+// or stored in the OS keyring. Recording and playback are refused; the vault
+// never falls back to keeping keys in a file.
+type KeyringError struct {
+	Problem KeyringProblem
+	KeyID   string // the vault's key id, if known
+	Err     error  // what the keyring said
+}
+
+func (e *KeyringError) Error() string {
+	var what, fix string
+	switch e.Problem {
+	case KeyringUnavailable:
+		what = "no OS keyring is available (no Secret Service / keychain answered)"
+		fix = "start a keyring service (on Linux: gnome-keyring or KeePassXC with Secret Service enabled, in a D-Bus session) and try again"
+	case KeyringLocked:
+		what = "the OS keyring is locked"
+		fix = "unlock your keyring (log in to your desktop session or unlock it in your keyring manager) and try again"
+	case KeyMissing:
+		what = fmt.Sprintf("the OS keyring does not hold this vault's key (service %q, key id %s)", KeyringService, e.KeyID)
+		fix = "restore the key from the backup made with `assent key export`, or use the keyring this vault was created with"
+	default:
+		what = "the OS keyring failed"
+		fix = "check that your keyring works and try again"
+	}
+	return fmt.Sprintf("vault: %s: %s; nothing was recorded or stored in plaintext (%v)", what, fix, e.Err)
+}
+
+func (e *KeyringError) Unwrap() error { return e.Err }
+
+// classifyKeyring maps go-keyring's errors (measured texts, see
+// /work/shared/TESTING.md) to a KeyringError.
+func classifyKeyring(err error, keyID string) *KeyringError {
+	p := KeyringFailed
+	msg := err.Error()
+	switch {
+	case errors.Is(err, keyring.ErrNotFound):
+		p = KeyMissing
+	case strings.Contains(msg, "dbus-launch"),
+		strings.Contains(msg, "org.freedesktop.secrets"),
+		strings.Contains(msg, "not provided by any .service"),
+		strings.Contains(msg, "DBUS_SESSION_BUS_ADDRESS"),
+		strings.Contains(msg, "connection refused"),
+		strings.Contains(msg, "no such file or directory"):
+		p = KeyringUnavailable
+	case strings.Contains(msg, "unlock"), strings.Contains(msg, "locked"), strings.Contains(msg, "Dismissed"):
+		p = KeyringLocked
+	}
+	return &KeyringError{Problem: p, KeyID: keyID, Err: err}
+}
+
+// ErrWrongKey is matched by errors raised when a file was encrypted to a
+// different key than the one the keyring holds for this vault.
+var ErrWrongKey = errors.New("the key in the keyring does not match this vault")
+
+// config is vault.json: public key material only.
+type config struct {
+	Format           int    `json:"format"`
+	KeyID            string `json:"key_id"`
+	Recipient        string `json:"recipient"`
+	SigningPublicKey string `json:"signing_public_key"`
+	EscrowRecipient  string `json:"escrow_recipient,omitempty"`
+	Created          string `json:"created"`
+}
+
+const formatVersion = 1
+
+func parseConfig(data []byte) (*config, error) {
+	var c config
+	if err := strictUnmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("vault.json is not valid JSON: %v", err)
+	}
+	if c.Format != formatVersion {
+		return nil, fmt.Errorf("vault.json has format %d; this version of Assent reads format %d", c.Format, formatVersion)
+	}
+	if len(c.KeyID) != 16 {
+		return nil, fmt.Errorf("vault.json has a malformed key_id")
+	}
+	if _, err := hex.DecodeString(c.KeyID); err != nil {
+		return nil, fmt.Errorf("vault.json has a malformed key_id")
+	}
+	if _, err := age.ParseX25519Recipient(c.Recipient); err != nil {
+		return nil, fmt.Errorf("vault.json has a malformed recipient: %v", err)
+	}
+	pk, err := base64.StdEncoding.DecodeString(c.SigningPublicKey)
+	if err != nil || len(pk) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("vault.json has a malformed signing_public_key")
+	}
+	if c.EscrowRecipient != "" {
+		if _, err := age.ParseX25519Recipient(c.EscrowRecipient); err != nil {
+			return nil, fmt.Errorf("vault.json has a malformed escrow_recipient: %v", err)
+		}
+	}
+	return &c, nil
+}
+
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// keys is the device key material of an open vault.
+type keys struct {
+	id        string
+	identity  *age.X25519Identity
+	recipient *age.X25519Recipient
+	signer    ed25519.PrivateKey
+	escrow    *age.X25519Recipient
+}
+
+func keyUser(keyID, what string) string { return "vault-" + keyID + "/" + what }
+
+// createKeys makes new keys and stores their secrets in the keyring.
+func createKeys(store SecretStore) (*keys, *config, error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, nil, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	var kid [8]byte
+	rand.Read(kid[:])
+	k := &keys{id: hex.EncodeToString(kid[:]), identity: id, recipient: id.Recipient(), signer: priv}
+	if err := store.Set(KeyringService, keyUser(k.id, "age-identity"), id.String()); err != nil {
+		return nil, nil, classifyKeyring(err, k.id)
+	}
+	if err := store.Set(KeyringService, keyUser(k.id, "ed25519-signing-key"), base64.StdEncoding.EncodeToString(priv.Seed())); err != nil {
+		store.Delete(KeyringService, keyUser(k.id, "age-identity"))
+		return nil, nil, classifyKeyring(err, k.id)
+	}
+	c := &config{
+		Format:           formatVersion,
+		KeyID:            k.id,
+		Recipient:        k.recipient.String(),
+		SigningPublicKey: base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)),
+		Created:          time.Now().UTC().Format(time.RFC3339),
+	}
+	return k, c, nil
+}
+
+// loadKeys reads the secrets named by c from the keyring and checks that
+// they match the public keys in c.
+func loadKeys(store SecretStore, c *config) (*keys, error) {
+	s, err := store.Get(KeyringService, keyUser(c.KeyID, "age-identity"))
+	if err != nil {
+		return nil, classifyKeyring(err, c.KeyID)
+	}
+	id, err := age.ParseX25519Identity(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("vault: the keyring entry for key %s is not an age identity (%v); restore it from `assent key export`", c.KeyID, err)
+	}
+	if id.Recipient().String() != c.Recipient {
+		return nil, fmt.Errorf("vault: %w: keyring key %s opens %s, but vault.json names %s; restore the matching key from its backup", ErrWrongKey, c.KeyID, id.Recipient(), c.Recipient)
+	}
+	s, err = store.Get(KeyringService, keyUser(c.KeyID, "ed25519-signing-key"))
+	if err != nil {
+		return nil, classifyKeyring(err, c.KeyID)
+	}
+	seed, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("vault: the keyring entry for the signing key %s is malformed; restore it from its backup", c.KeyID)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	if base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey)) != c.SigningPublicKey {
+		return nil, fmt.Errorf("vault: %w: the signing key in the keyring does not match vault.json", ErrWrongKey)
+	}
+	k := &keys{id: c.KeyID, identity: id, recipient: id.Recipient(), signer: priv}
+	if c.EscrowRecipient != "" {
+		k.escrow, _ = age.ParseX25519Recipient(c.EscrowRecipient)
+	}
+	return k, nil
+}
+
+// segmentRecipients are the recipients of audio segments: the device and,
+// when configured, the organisation's escrow key.
+func (k *keys) segmentRecipients() []age.Recipient {
+	r := []age.Recipient{k.recipient}
+	if k.escrow != nil {
+		r = append(r, k.escrow)
+	}
+	return r
+}
+
+// KeyExport writes the vault's age identity in the standard age key file
+// format (as age-keygen writes it). With that file, `age -d -i key.txt
+// seg-000001.age` decrypts any segment of this vault. The output is a secret:
+// the caller must write it only where the user asked.
+func (v *Vault) KeyExport(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "# Assent vault key %s\n# created: %s\n# public key: %s\n%s\n",
+		v.keys.id, v.cfg.Created, v.keys.recipient, v.keys.identity)
+	return err
+}
+
+// Recipient returns the vault's public age recipient (age1…).
+func (v *Vault) Recipient() string { return v.keys.recipient.String() }
+
+// Signer returns the device's Ed25519 key for signing consent records.
+func (v *Vault) Signer() ed25519.PrivateKey { return v.keys.signer }
+
+// SigningPublicKey returns the device's Ed25519 public key.
+func (v *Vault) SigningPublicKey() ed25519.PublicKey {
+	return v.keys.signer.Public().(ed25519.PublicKey)
+}
+
+// SetEscrow configures the organisation's escrow recipient (age1…): every
+// segment sealed from now on is also encrypted to it. An empty string
+// removes it.
+func (v *Vault) SetEscrow(recipient string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var r *age.X25519Recipient
+	if recipient != "" {
+		var err error
+		r, err = age.ParseX25519Recipient(recipient)
+		if err != nil {
+			return fmt.Errorf("vault: %q is not an age X25519 recipient (want age1…): %v", clip(recipient), err)
+		}
+	}
+	c := *v.cfg
+	c.EscrowRecipient = recipient
+	if err := v.writeConfig(&c); err != nil {
+		return err
+	}
+	v.cfg = &c
+	v.keys.escrow = r
+	return nil
+}

@@ -1,0 +1,394 @@
+package vault
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// File names inside a vault root and a recording directory (docs/vault.md).
+const (
+	configFile     = "vault.json"
+	indexFile      = "index.age"
+	deletionsFile  = "deletions.json"
+	recordingsDir  = "recordings"
+	metaFile       = "meta.json.age"
+	recordFile     = "record.json.age"
+	deletingSuffix = ".deleting"
+)
+
+// Options configure [Open].
+type Options struct {
+	// Secrets is where the secret keys live; nil means [OSKeyring].
+	Secrets SecretStore
+	// Recover is called for each recording a crash left in progress, with
+	// its current consent record (nil if none was stored) and the length of
+	// its sealed audio in samples per channel at 48 kHz. It returns the
+	// closed record (for example with a "recovered" event appended), which
+	// the vault stores. If it fails, the recording stays in progress and is
+	// offered again at the next Open.
+	Recover func(id string, recordJSON []byte, sealedSamples int64) ([]byte, error)
+}
+
+// OpenReport says what [Open] found and did.
+type OpenReport struct {
+	Created   bool        // a new vault and new keys were made
+	Recovered []Recovered // recordings interrupted by a crash
+	// IndexRebuilt is set when the index was missing or damaged and was
+	// rebuilt from the recordings' metadata; IndexProblem says why.
+	IndexRebuilt bool
+	IndexProblem error
+	// Damaged lists recordings whose metadata cannot be read. Their files
+	// are kept untouched and they are not listed.
+	Damaged []Damaged
+}
+
+// Recovered describes one recording recovered after a crash.
+type Recovered struct {
+	ID            string
+	Segments      int   // sealed segments kept
+	SealedSamples int64 // per channel at 48 kHz
+	Err           error // non-nil if the record could not be closed
+}
+
+// Damaged names a recording the vault cannot read.
+type Damaged struct {
+	ID  string
+	Err error
+}
+
+// Vault is an open library. Its methods are safe for concurrent use.
+type Vault struct {
+	root  string
+	cfg   *config
+	keys  *keys
+	mu    sync.Mutex
+	index map[string]*Summary
+	live  map[string]*SegmentWriter
+}
+
+// Open opens the vault at root, creating it (and new device keys in the
+// keyring) if root holds no vault yet, and recovers recordings interrupted
+// by a crash. If the keyring cannot provide the keys it returns a
+// [*KeyringError] and creates nothing.
+func Open(root string, opt Options) (*Vault, *OpenReport, error) {
+	store := opt.Secrets
+	if store == nil {
+		store = OSKeyring()
+	}
+	rep := &OpenReport{}
+	if err := os.MkdirAll(filepath.Join(root, recordingsDir), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("vault: cannot create the vault directory %s: %w", root, diskErr("create", err))
+	}
+	v := &Vault{root: root, live: map[string]*SegmentWriter{}}
+	data, err := os.ReadFile(filepath.Join(root, configFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		ents, _ := os.ReadDir(filepath.Join(root, recordingsDir))
+		if len(ents) > 0 {
+			return nil, nil, fmt.Errorf("vault: %s has recordings but no %s (which names their key); restore %s from a backup — a new key could not open them", root, configFile, configFile)
+		}
+		k, c, err := createKeys(store)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.keys, v.cfg = k, c
+		if err := v.writeConfig(c); err != nil {
+			return nil, nil, err
+		}
+		rep.Created = true
+	case err != nil:
+		return nil, nil, fmt.Errorf("vault: cannot read %s: %w", filepath.Join(root, configFile), err)
+	default:
+		c, err := parseConfig(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vault: %s: %v; restore it from a backup", filepath.Join(root, configFile), err)
+		}
+		k, err := loadKeys(store, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.keys, v.cfg = k, c
+	}
+	if err := v.load(rep, opt.Recover); err != nil {
+		return nil, nil, err
+	}
+	return v, rep, nil
+}
+
+func (v *Vault) writeConfig(c *config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(v.root, configFile), append(b, '\n'), 0o600)
+}
+
+func (v *Vault) recDir(id string) string { return filepath.Join(v.root, recordingsDir, id) }
+
+// load reads the index, reconciles it with the recording directories and
+// recovers interrupted recordings.
+func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byte, error)) error {
+	dirty := false
+	ct, err := os.ReadFile(filepath.Join(v.root, indexFile))
+	if err == nil {
+		var pt []byte
+		pt, err = decrypt(ct, v.keys.identity, indexFile)
+		if errors.Is(err, ErrWrongKey) {
+			return err
+		}
+		if err == nil {
+			v.index, err = parseIndex(pt)
+		}
+	}
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			rep.IndexProblem = err
+		}
+		v.index = map[string]*Summary{}
+		rep.IndexRebuilt = !rep.Created
+		dirty = true
+	}
+	recs := filepath.Join(v.root, recordingsDir)
+	ents, err := os.ReadDir(recs)
+	if err != nil {
+		return fmt.Errorf("vault: cannot read %s: %w", recs, err)
+	}
+	onDisk := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, deletingSuffix) {
+			// A delete was interrupted: finish it.
+			if err := os.RemoveAll(filepath.Join(recs, name)); err != nil {
+				return fmt.Errorf("vault: cannot finish deleting %s: %w", name, err)
+			}
+			continue
+		}
+		if !e.IsDir() || checkID(name) != nil {
+			continue
+		}
+		onDisk[name] = true
+		if s, ok := v.index[name]; ok && !s.InProgress {
+			continue
+		}
+		// Not in the index, or left in progress: read its metadata.
+		if err := v.reconcile(name, rep, recover); err != nil {
+			delete(v.index, name)
+			rep.Damaged = append(rep.Damaged, Damaged{ID: name, Err: err})
+		}
+		dirty = true
+	}
+	for id := range v.index {
+		if !onDisk[id] {
+			delete(v.index, id)
+			dirty = true
+		}
+	}
+	if dirty {
+		return v.writeIndexLocked()
+	}
+	return nil
+}
+
+// reconcile reads one recording's metadata into the index, recovering it if
+// it was left in progress.
+func (v *Vault) reconcile(id string, rep *OpenReport, recover func(string, []byte, int64) ([]byte, error)) error {
+	dir := v.recDir(id)
+	m, err := v.readMeta(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Crash between mkdir and the first metadata write: nothing was
+		// recorded yet (segments are only written after the metadata).
+		if segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.age")); len(segs) == 0 {
+			return os.RemoveAll(dir)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if m.State == stateRecording {
+		r := v.recoverRecording(m, recover)
+		rep.Recovered = append(rep.Recovered, r)
+	}
+	s := m.summary()
+	v.index[id] = &s
+	return nil
+}
+
+// recoverRecording removes unsealed files, adopts sealed segments the
+// metadata does not list yet and closes the recording.
+func (v *Vault) recoverRecording(m *meta, recover func(string, []byte, int64) ([]byte, error)) Recovered {
+	dir := v.recDir(m.ID)
+	parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+	for _, p := range parts {
+		os.Remove(p)
+	}
+	r := Recovered{ID: m.ID}
+	// Sealed segments renamed into place after the last metadata write.
+	for n := len(m.Segments) + 1; ; n++ {
+		p := filepath.Join(dir, segName(n))
+		ct, err := os.ReadFile(p)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				r.Err = fmt.Errorf("vault: cannot read %s: %w", p, err)
+			}
+			break
+		}
+		sg, info, err := v.inspectSegment(ct, n, m.PreSkip)
+		if err != nil {
+			r.Err = err
+			break
+		}
+		if n == 1 && info.preSkip >= 0 {
+			m.PreSkip, m.Channels = info.preSkip, info.channels
+		}
+		m.Segments = append(m.Segments, sg)
+	}
+	if len(parts) > 0 {
+		syncDir(dir)
+	}
+	r.Segments = len(m.Segments)
+	r.SealedSamples = m.sealedSamples()
+	if recover != nil {
+		old, err := v.readRecord(m.ID)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			r.Err = err
+			return r
+		}
+		closed, err := recover(m.ID, old, r.SealedSamples)
+		if err != nil {
+			r.Err = fmt.Errorf("vault: closing the consent record of recovered recording %s failed: %w", m.ID, err)
+			return r
+		}
+		if closed != nil {
+			if err := v.writeRecord(m.ID, closed); err != nil {
+				r.Err = err
+				return r
+			}
+		}
+	}
+	m.State, m.Recovered = stateClosed, true
+	if m.StopReason == "" {
+		m.StopReason = "crash"
+	}
+	m.Ended = time.Now().UTC()
+	if err := v.writeMeta(m); err != nil {
+		r.Err = err
+	}
+	return r
+}
+
+// inspectSegment decrypts a sealed segment to learn its hash, size and end
+// granule.
+func (v *Vault) inspectSegment(ct []byte, n, preSkip int) (segMeta, pageInfo, error) {
+	pt, err := decrypt(ct, v.keys.identity, segName(n))
+	info := newPageInfo()
+	if err == nil {
+		err = scanPages(pt, &info)
+		if err != nil {
+			err = fmt.Errorf("vault: %s: %w: %v", segName(n), ErrDamaged, err)
+		}
+	}
+	if err != nil {
+		return segMeta{}, info, err
+	}
+	sum := sha256.Sum256(ct)
+	return segMeta{Index: n, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(ct)), EndGranule: info.granule}, info, nil
+}
+
+func segName(n int) string { return "seg-" + fmt.Sprintf("%06d", n) + ".age" }
+
+func parseSegName(name string) (int, bool) {
+	if len(name) != len("seg-000000.age") || !strings.HasPrefix(name, "seg-") || !strings.HasSuffix(name, ".age") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(name[4:10])
+	return n, err == nil && n > 0
+}
+
+func (v *Vault) readMeta(id string) (*meta, error) {
+	ct, err := os.ReadFile(filepath.Join(v.recDir(id), metaFile))
+	if err != nil {
+		return nil, err
+	}
+	pt, err := decrypt(ct, v.keys.identity, id+"/"+metaFile)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseMeta(pt)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %s/%s: %w: %v", id, metaFile, ErrDamaged, err)
+	}
+	if m.ID != id {
+		return nil, fmt.Errorf("vault: %s/%s: %w: it describes recording %s", id, metaFile, ErrDamaged, m.ID)
+	}
+	return m, nil
+}
+
+func (v *Vault) writeMeta(m *meta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	ct, err := encrypt(b, v.keys.recipient)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(v.recDir(m.ID), metaFile), ct, 0o600)
+}
+
+func (v *Vault) readRecord(id string) ([]byte, error) {
+	ct, err := os.ReadFile(filepath.Join(v.recDir(id), recordFile))
+	if err != nil {
+		return nil, err
+	}
+	return decrypt(ct, v.keys.identity, id+"/"+recordFile)
+}
+
+func (v *Vault) writeRecord(id string, record []byte) error {
+	if !json.Valid(record) {
+		return fmt.Errorf("vault: the consent record for %s is not valid JSON; it was not stored", id)
+	}
+	ct, err := encrypt(record, v.keys.recipient)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(v.recDir(id), recordFile), ct, 0o600)
+}
+
+// writeIndexLocked rewrites index.age from v.index. Caller holds v.mu (or
+// owns v exclusively during Open).
+func (v *Vault) writeIndexLocked() error {
+	ix := index{Format: formatVersion, Recordings: make([]Summary, 0, len(v.index))}
+	for _, s := range v.index {
+		ix.Recordings = append(ix.Recordings, *s)
+	}
+	sort.Slice(ix.Recordings, func(i, j int) bool { return ix.Recordings[i].ID < ix.Recordings[j].ID })
+	b, err := json.Marshal(&ix)
+	if err != nil {
+		return err
+	}
+	ct, err := encrypt(b, v.keys.recipient)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(v.root, indexFile), ct, 0o600)
+}
+
+// putSummary updates one index entry and rewrites the index.
+func (v *Vault) putSummary(m *meta) error {
+	s := m.summary()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.index[m.ID] = &s
+	return v.writeIndexLocked()
+}
