@@ -135,22 +135,53 @@ func bestCorrelation(a, b []float32, maxLag int) (float64, int) {
 }
 
 // coarseLag finds the lag of b relative to a with an envelope correlation
-// (fast), so bestCorrelation can search a narrow window around it.
+// (fast), so alignedCorrelation can search a narrow window around it. Only
+// lags where b covers at least 90% of a count.
 func coarseLag(a, b []float32, maxLag int) int {
 	const hop = 48
-	env := func(x []float32) []float32 {
-		out := make([]float32, len(x)/hop)
+	env := func(x []float32) []float64 {
+		out := make([]float64, len(x)/hop)
 		for i := range out {
-			var s float32
+			var s float64
 			for _, v := range x[i*hop : (i+1)*hop] {
-				s += v * v
+				s += float64(v) * float64(v)
 			}
-			out[i] = s
+			out[i] = math.Sqrt(s)
 		}
 		return out
 	}
-	_, l := bestCorrelation(env(a), env(b), maxLag/hop)
-	return l * hop
+	ea, eb := env(a), env(b)
+	best, bestLag := -2.0, 0
+	for lag := -maxLag / hop; lag <= maxLag/hop; lag++ {
+		var sab, saa, sbb float64
+		n := 0
+		for i := range ea {
+			j := i + lag
+			if j < 0 || j >= len(eb) {
+				continue
+			}
+			n++
+			sab += ea[i] * eb[j]
+			saa += ea[i] * ea[i]
+			sbb += eb[j] * eb[j]
+		}
+		if n < len(ea)*9/10 || saa == 0 || sbb == 0 {
+			continue
+		}
+		if c := sab / math.Sqrt(saa*sbb); c > best {
+			best, bestLag = c, lag
+		}
+	}
+	return bestLag * hop
+}
+
+// toneSeen is the largest power of frequency hz in any 50 ms window of x.
+func toneSeen(x []float32, hz float64) float64 {
+	best := 0.0
+	for i := 0; i+2400 <= len(x); i += 1200 {
+		best = max(best, goertzel(x[i:i+2400], hz))
+	}
+	return best
 }
 
 // alignedCorrelation correlates a with b around their coarse lag.
@@ -210,4 +241,16 @@ func readFile(t testing.TB, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// goertzel returns the mean power of x at frequency hz.
+func goertzel(x []float32, hz float64) float64 {
+	w := 2 * math.Cos(2*math.Pi*hz/SampleRate)
+	var s1, s2 float64
+	for _, v := range x {
+		s := float64(v) + w*s1 - s2
+		s2, s1 = s1, s
+	}
+	p := s1*s1 + s2*s2 - w*s1*s2
+	return p / float64(len(x)) / float64(len(x))
 }
