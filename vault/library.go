@@ -568,3 +568,39 @@ func (v *Vault) Retention(p RetentionPolicy, now time.Time) (*RetentionReport, e
 	}
 	return rep, errors.Join(errs...)
 }
+
+// Upload is a recording as the sync client sees it.
+type Upload struct {
+	ID       string
+	Record   []byte // the current consent record JSON (nil if none)
+	Stopped  bool   // no more segments will appear; Record is final
+	Segments []SegmentFile
+}
+
+// Unsynced lists the recordings the server does not hold completely yet,
+// oldest first, each with its sealed segments so far (recordings in
+// progress included).
+func (v *Vault) Unsynced() ([]Upload, error) {
+	l := v.List()
+	var out []Upload
+	for i := len(l) - 1; i >= 0; i-- {
+		s := l[i]
+		if s.Sync == SyncSynced {
+			continue
+		}
+		segs, err := v.Segments(s.ID)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := v.readRecord(s.ID)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		out = append(out, Upload{ID: s.ID, Record: rec, Stopped: !s.InProgress, Segments: segs})
+	}
+	return out, nil
+}
+
+// MarkSynced records that the server holds recording id completely (sync
+// state synced, now).
+func (v *Vault) MarkSynced(id string) error { return v.SetSyncState(id, SyncSynced, time.Time{}) }

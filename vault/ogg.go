@@ -11,10 +11,10 @@ import (
 // it never interprets audio, only page framing, the granule position of the
 // last page that ends a packet, and the Opus pre-skip from OpusHead.
 type pageInfo struct {
-	pages      int
-	granule    int64 // last granule position != -1, or -1 if none
-	preSkip    int   // from OpusHead, or -1 if no OpusHead page was seen
-	channels   int
+	pages    int
+	granule  int64 // last granule position != -1, or -1 if none
+	preSkip  int   // from OpusHead, or -1 if no OpusHead page was seen
+	channels int
 }
 
 var errNotOgg = errors.New("not a complete Ogg page")
