@@ -2,6 +2,7 @@ package consent
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"math/rand"
 	"testing"
 	"time"
@@ -88,3 +89,5 @@ func happy(t testing.TB, key ed25519.PrivateKey, recID string) (*Session, []byte
 }
 
 var _ = rand.New
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

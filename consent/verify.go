@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxRecordSize bounds the records Parse and Verify accept (16 MiB).
@@ -56,6 +57,17 @@ func (p *Proof) Expect(recordingID string) error {
 func Parse(data []byte) (*Record, error) {
 	if len(data) > MaxRecordSize {
 		return nil, &FieldError{Path: "/", Msg: fmt.Sprintf("record is %d bytes, more than the limit of %d", len(data), MaxRecordSize), Err: ErrMalformed}
+	}
+	if !utf8.Valid(data) {
+		i := 0
+		for i < len(data) {
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return nil, &FieldError{Path: "/", Msg: fmt.Sprintf("invalid UTF-8 at byte %d", i), Err: ErrMalformed}
 	}
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(data))
