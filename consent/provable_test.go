@@ -1,0 +1,307 @@
+package consent
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestEveryStoredSecondProvable_SpansNameWhoAndWhichNotice(t *testing.T) {
+	key := testKey(t, 1)
+	pub := key.Public().(ed25519.PublicKey)
+	s := newTestSession(t, key, "r1")
+	set := testSet(t)
+	for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"),
+		add("p1", "Piet", "nl"), give("p1"), age("p1"), {Type: RecordingRequested}} {
+		must(t, s, e)
+	}
+	s.Admit(48000) // 1 s with host + p1
+	st := must(t, s, add("late", "Lena", "de"))
+	if st.GateOpen || s.Admit(960) {
+		t.Fatal("late joiner did not close the gate")
+	}
+	must(t, s, Event{Type: ConsentGiven, Participant: "late", Method: VerbalAttested, AttestedBy: "host"})
+	if s.Admit(960) {
+		t.Fatal("gate opened before the joiner confirmed the minimum age")
+	}
+	must(t, s, age("late"))
+	s.Admit(96000) // 2 s with three people
+	must(t, s, Event{Type: ConsentWithdrawn, Participant: "p1", Method: OnScreen})
+	if s.Admit(960) {
+		t.Fatal("withdrawal did not close the gate")
+	}
+	must(t, s, Event{Type: ParticipantLeft, Participant: "p1"})
+	s.Admit(48000) // 1 s without p1
+	must(t, s, Event{Type: RecordingStopped})
+	b, err := s.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Verify(b, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		from, to int64
+		who      map[string]string // id → lang of the notice accepted
+	}{
+		{0, 48000, map[string]string{"host": "en", "p1": "nl"}},
+		{48000, 144000, map[string]string{"host": "en", "p1": "nl", "late": "de"}},
+		{144000, 192000, map[string]string{"host": "en", "late": "de"}},
+	}
+	if len(p.Spans) != len(want) || p.FinalOffset != 192000 || !p.Final {
+		t.Fatalf("spans %+v final %d", p.Spans, p.FinalOffset)
+	}
+	for i, w := range want {
+		sp := p.Spans[i]
+		if sp.From != w.from || sp.To != w.to || len(sp.Participants) != len(w.who) {
+			t.Fatalf("span %d = %+v, want %+v", i, sp, w)
+		}
+		for _, pp := range sp.Participants {
+			lang, ok := w.who[pp.ID]
+			if !ok || pp.Notice.Lang != lang || pp.Notice.SHA256 != set.Texts[lang].SHA256 || pp.Notice.Version != "1" {
+				t.Fatalf("span %d participant %+v", i, pp)
+			}
+		}
+	}
+	if p.Spans[1].Participants[2].Method != VerbalAttested {
+		t.Fatalf("method of the late joiner not kept: %+v", p.Spans[1].Participants[2])
+	}
+}
+
+// A record whose audio ran while the gate was closed, even if properly
+// signed, does not verify: the record names the offending frames.
+func TestEveryStoredSecondProvable_AudioWhileClosedFails(t *testing.T) {
+	key := testKey(t, 1)
+	_, good := happy(t, key, "r1")
+	r := parsed(t, good)
+	// Move the audio to before the second participant's age confirmation.
+	for i := range r.Events {
+		if i >= 7 {
+			r.Events[i].Offset = 48000
+		}
+	}
+	_, err := Verify(rechain(t, r, key), key.Public().(ed25519.PublicKey))
+	var ce *CoverageError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrNotCovered) || ce.From != 0 || ce.To != 48000 || ce.AfterEvent != 6 || ce.Participant != "p1" {
+		t.Fatalf("got %v (%+v)", err, ce)
+	}
+}
+
+func TestEveryStoredSecondProvable_RecoverAfterCrash(t *testing.T) {
+	key := testKey(t, 1)
+	pub := key.Public().(ed25519.PublicKey)
+	now := time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)
+
+	open := func() (*Session, []byte) {
+		s := newTestSession(t, key, "r1")
+		for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"), {Type: RecordingRequested}} {
+			must(t, s, e)
+		}
+		s.Admit(48000)
+		must(t, s, Event{Type: RecordingPaused, Reason: "host paused"})
+		must(t, s, Event{Type: RecordingResumed})
+		b, err := s.Record() // the app saves after every event
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, b
+	}
+
+	// Gate open at the last event: sealed audio beyond it is covered.
+	_, saved := open()
+	rec, err := Recover(saved, 48000+4*48000, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Verify(rec, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Final || !p.Recovered || p.FinalOffset != 5*48000 || len(p.Spans) != 1 || p.Spans[0].To != 5*48000 {
+		t.Fatalf("recovered proof %+v", p)
+	}
+	// Only the first second was sealed: spans are cut there.
+	rec, err = Recover(saved, 30000, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = Verify(rec, pub); err != nil || p.FinalOffset != 30000 || p.Spans[0].To != 30000 {
+		t.Fatalf("short recovery: %v %+v", err, p)
+	}
+	// Recover refuses a final record.
+	if _, err := Recover(rec, 1, key, now); !errors.Is(err, ErrFinal) {
+		t.Fatalf("second recovery: %v", err)
+	}
+
+	// Gate closed at the last event (a withdrawal): sealed audio beyond it
+	// must not verify.
+	s, _ := open()
+	must(t, s, Event{Type: ConsentWithdrawn, Participant: "host", Method: OnScreen})
+	saved, _ = s.Record()
+	rec, err = Recover(saved, 48000+960, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(rec, pub); !errors.Is(err, ErrNotCovered) {
+		t.Fatalf("audio after withdrawal recovered: %v", err)
+	}
+	rec, err = Recover(saved, 48000, key, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(rec, pub); err != nil {
+		t.Fatalf("recovery up to the withdrawal: %v", err)
+	}
+
+	// Recover does not extend a record it cannot verify.
+	r := parsed(t, saved)
+	r.Events[0].Principal.Name = "X"
+	bad, _ := r.Marshal()
+	if _, err := Recover(bad, 48000, key, now); !errors.Is(err, ErrChain) {
+		t.Fatalf("recovering a tampered record: %v", err)
+	}
+}
+
+// The gate's closing reaches the pipeline within one buffer: once Apply
+// of a withdrawal returns, no Admit returns true, even from a capture
+// goroutine running concurrently; and the record proves every frame the
+// capture goroutine got through.
+func TestNoConsentNoAudio_WithdrawalClosesWithinOneBuffer(t *testing.T) {
+	key := testKey(t, 1)
+	for round := 0; round < 20; round++ {
+		s := newTestSession(t, key, "r1")
+		for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"), add("p1", "Piet", "nl"), give("p1"), age("p1"), {Type: RecordingRequested}} {
+			must(t, s, e)
+		}
+		var stop atomic.Bool
+		var admitted atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // the capture loop
+			defer wg.Done()
+			for !stop.Load() {
+				if s.Admit(480) {
+					admitted.Add(480)
+				}
+			}
+		}()
+		for admitted.Load() < 48000 {
+			time.Sleep(time.Millisecond)
+		}
+		must(t, s, Event{Type: ConsentWithdrawn, Participant: "p1", Method: OnScreen})
+		at := s.Offset()
+		if s.Admit(480) {
+			t.Fatal("Admit returned true after the withdrawal was applied")
+		}
+		time.Sleep(2 * time.Millisecond)
+		if s.Offset() != at {
+			t.Fatalf("offset moved from %d to %d after withdrawal", at, s.Offset())
+		}
+		stop.Store(true)
+		wg.Wait()
+		must(t, s, Event{Type: RecordingStopped})
+		b, _ := s.Record()
+		p, err := Verify(b, key.Public().(ed25519.PublicKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.FinalOffset != admitted.Load() || p.Spans[len(p.Spans)-1].To != admitted.Load() {
+			t.Fatalf("record covers %d frames, capture admitted %d", p.FinalOffset, admitted.Load())
+		}
+	}
+}
+
+func TestNoConsentNoAudio_OneRefusalRecordsNothing(t *testing.T) {
+	key := testKey(t, 1)
+	s := newTestSession(t, key, "r1")
+	for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"), add("p1", "Piet", "nl"), {Type: RecordingRequested}} {
+		must(t, s, e)
+	}
+	st := must(t, s, Event{Type: ConsentRefused, Participant: "p1", Method: VerbalAttested, AttestedBy: "host"})
+	if st.Phase != PhaseRefused || st.GateOpen {
+		t.Fatalf("state after refusal %+v", st)
+	}
+	// Even if the refuser leaves, nothing is recorded in this session.
+	must(t, s, Event{Type: ParticipantLeft, Participant: "p1"})
+	if s.Admit(960) {
+		t.Fatal("gate opened after a refusal")
+	}
+	if _, err := s.Apply(give("p1")); !errors.Is(err, ErrTransition) {
+		t.Fatalf("consent after refusal: %v", err)
+	}
+	must(t, s, Event{Type: RecordingStopped})
+	b, _ := s.Record()
+	p, err := Verify(b, key.Public().(ed25519.PublicKey))
+	if err != nil || len(p.Spans) != 0 || p.FinalOffset != 0 {
+		t.Fatalf("%v %+v", err, p)
+	}
+}
+
+func TestNoConsentNoAudio_NotRequestedOrNobodyPresent(t *testing.T) {
+	key := testKey(t, 1)
+	s := newTestSession(t, key, "r1")
+	if s.Admit(960) {
+		t.Fatal("empty session admitted audio")
+	}
+	must(t, s, Event{Type: RecordingRequested})
+	if s.Admit(960) {
+		t.Fatal("nobody present, audio admitted")
+	}
+	must(t, s, add("host", "Hanna", "en"))
+	must(t, s, give("host"))
+	must(t, s, age("host"))
+	if !s.Admit(960) {
+		t.Fatal("gate closed with full consent")
+	}
+	must(t, s, Event{Type: ParticipantLeft, Participant: "host"})
+	if s.Admit(960) {
+		t.Fatal("nobody present, audio admitted")
+	}
+}
+
+func TestSubscribeDeliversOffLockInOrder(t *testing.T) {
+	key := testKey(t, 1)
+	s := newTestSession(t, key, "r1")
+	var mu sync.Mutex
+	var seqs []int
+	var opened []bool
+	done := make(chan struct{})
+	cancel := s.Subscribe(func(st State) {
+		s.Admit(1) // would deadlock if called under the session lock
+		_ = s.State()
+		mu.Lock()
+		seqs = append(seqs, st.Seq)
+		opened = append(opened, st.GateOpen)
+		n := st.Seq
+		mu.Unlock()
+		if n == 9 {
+			close(done)
+		}
+	})
+	defer cancel()
+	for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"), {Type: RecordingRequested}, // + RecordingStarted
+		{Type: RecordingPaused}, {Type: RecordingResumed}, {Type: ConsentWithdrawn, Participant: "host", Method: OnScreen}, give("host")} {
+		must(t, s, e)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber did not receive all states")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(seqs); i++ {
+		if seqs[i] < seqs[i-1] {
+			t.Fatalf("states out of order: %v", seqs)
+		}
+	}
+	if seqs[0] != 0 || seqs[len(seqs)-1] != 9 || !opened[len(opened)-1] {
+		t.Fatalf("seqs %v opened %v", seqs, opened)
+	}
+	cancel()
+	cancel() // idempotent
+}
