@@ -240,6 +240,8 @@ func (w *SegmentWriter) fail(cause error) error {
 	reason := "error"
 	if errors.Is(cause, ErrDiskFull) {
 		reason = "disk_full"
+		// Free the reserve so the metadata and index can still be written.
+		os.Remove(filepath.Join(w.v.root, reserveFile))
 	}
 	w.err = fmt.Errorf("vault: recording %s was stopped: %w; the %d sealed segment(s) (%s) are kept",
 		w.m.ID, cause, len(w.m.Segments), time.Duration(w.m.sealedSamples())*time.Second/48000)
@@ -258,8 +260,9 @@ func (w *SegmentWriter) finish(reason string) error {
 	m.State, m.StopReason, m.Ended = stateClosed, reason, time.Now().UTC()
 	w.m = &m
 	err := w.v.writeMeta(w.m)
-	if err == nil {
-		err = w.v.putSummary(w.m)
+	// The in-memory index shows the truth even if the disk refused it.
+	if ierr := w.v.putSummary(w.m); err == nil {
+		err = ierr
 	}
 	w.v.mu.Lock()
 	delete(w.v.live, w.m.ID)

@@ -123,6 +123,7 @@ func Open(root string, opt Options) (*Vault, *OpenReport, error) {
 	if err := v.load(rep, opt.Recover); err != nil {
 		return nil, nil, err
 	}
+	v.ensureReserve()
 	return v, rep, nil
 }
 
@@ -391,4 +392,22 @@ func (v *Vault) putSummary(m *meta) error {
 	defer v.mu.Unlock()
 	v.index[m.ID] = &s
 	return v.writeIndexLocked()
+}
+
+// reserveFile is a block of zeros kept in the vault root and removed when the
+// disk fills, so that a stopped recording's metadata can still be written.
+// It is recreated at the next Open.
+const (
+	reserveFile = "reserve"
+	reserveSize = 256 << 10
+)
+
+func (v *Vault) ensureReserve() {
+	p := filepath.Join(v.root, reserveFile)
+	if st, err := os.Stat(p); err == nil && st.Size() == reserveSize {
+		return
+	}
+	if err := writeAtomic(p, make([]byte, reserveSize), 0o600); err != nil {
+		os.Remove(p) // no space for it now; try again next time
+	}
 }
