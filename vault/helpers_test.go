@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zalando/go-keyring"
 )
@@ -248,3 +249,7 @@ func listDir(dir string) []string {
 var _ = fmt.Sprintf
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// ID0Time returns a time near the writer's start (for making a different,
+// valid id in tests).
+func (w *SegmentWriter) ID0Time() time.Time { return w.m.Started.Add(-time.Hour) }
