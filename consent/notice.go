@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
 
 // DefaultNoticeID is the id of the call-recording notice Assent ships.
@@ -233,6 +234,9 @@ func render(t fs.FS, id, version, lang string, org OrgParams) (*Notice, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: notice template %s: %v; fix the template", ErrNoNotice, name, err)
 	}
+	if err := plainTemplate(tpl); err != nil {
+		return nil, fmt.Errorf("%w: notice template %s: %v", ErrNoNotice, name, err)
+	}
 	var b bytes.Buffer
 	if err := tpl.Execute(&b, org); err != nil {
 		return nil, fmt.Errorf("%w: notice template %s: %v; it may only use the fields of OrgParams", ErrNoNotice, name, err)
@@ -288,4 +292,28 @@ func (l *Library) Check(ref NoticeRef, org OrgParams) (*Notice, error) {
 		return nil, fmt.Errorf("%w: notice %s/%s/%s renders to %s, the record says %s", ErrNoticeMismatch, ref.ID, ref.Version, ref.Lang, n.SHA256, ref.SHA256)
 	}
 	return n, nil
+}
+
+// plainTemplate allows only text and {{.Field}} actions, so an
+// organisation's notice cannot loop, call functions or include other
+// templates: the rendered text is a pure function of OrgParams.
+func plainTemplate(t *template.Template) error {
+	if len(t.Templates()) > 1 {
+		return errors.New("defines other templates; only text and {{.Field}} are allowed")
+	}
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+		case *parse.ActionNode:
+			if len(n.Pipe.Decl) != 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 1 {
+				return fmt.Errorf("%s is not allowed; only text and {{.Field}} are", n)
+			}
+			if f, ok := n.Pipe.Cmds[0].Args[0].(*parse.FieldNode); !ok || len(f.Ident) != 1 {
+				return fmt.Errorf("%s is not allowed; only text and {{.Field}} are", n)
+			}
+		default:
+			return fmt.Errorf("%s is not allowed; only text and {{.Field}} are", n)
+		}
+	}
+	return nil
 }
