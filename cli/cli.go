@@ -124,11 +124,29 @@ func flags(e *env, name string) *flag.FlagSet {
 
 // parse parses args; it returns a non-negative exit code when the command
 // must stop (help asked for, or a usage error).
+// Flags may come before or after the positional arguments
+// ("assent export ID --out DIR"); "--" ends the flags.
 func parse(fs *flag.FlagSet, args []string) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return ExitOK
+			}
+			return ExitUsage
 		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return ExitUsage
 	}
 	return -1

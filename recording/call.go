@@ -33,8 +33,8 @@ import (
 // writer implements it.
 type Store interface {
 	audio.SegmentSink
-	// SaveRecord replaces the stored consent record atomically.
-	SaveRecord(recordJSON []byte) error
+	// SetRecord replaces the stored consent record atomically.
+	SetRecord(recordJSON []byte) error
 }
 
 // Config describes a call.
@@ -139,7 +139,7 @@ func (c *Call) saveLocked() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSaveRecord, err)
 	}
-	if err := c.cfg.Store.SaveRecord(rec); err != nil {
+	if err := c.cfg.Store.SetRecord(rec); err != nil {
 		return fmt.Errorf("%w: %v", ErrSaveRecord, err)
 	}
 	return nil
@@ -212,8 +212,8 @@ func (c *Call) Add(id string, p consent.Principal) (consent.State, error) {
 }
 
 // Ask records that the notice was shown to a participant.
-func (c *Call) Ask(id string, m consent.Method) (consent.State, error) {
-	return c.Apply(consent.Event{Type: consent.ConsentRequested, Participant: id, Method: m})
+func (c *Call) Ask(id string) (consent.State, error) {
+	return c.Apply(consent.Event{Type: consent.ConsentRequested, Participant: id})
 }
 
 // Agree records a participant's consent and age confirmation. attestedBy is

@@ -32,7 +32,7 @@ func (s *memStore) WritePage(p []byte) error {
 }
 func (s *memStore) Seal() error  { s.mu.Lock(); s.seals++; s.mu.Unlock(); return nil }
 func (s *memStore) Close() error { s.mu.Lock(); s.closed = true; s.mu.Unlock(); return nil }
-func (s *memStore) SaveRecord(b []byte) error {
+func (s *memStore) SetRecord(b []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failRec != nil {

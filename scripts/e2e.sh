@@ -12,7 +12,7 @@
 #  4. a refusal: nothing recorded, exit code 3
 #  5. kill -9 mid-recording: at most the unsealed segment (≤ 5 s) lost, the
 #     recording is recovered and its consent record closed
-set -euo pipefail
+set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 BIN="${BIN:-$root/bin/assent}"

@@ -32,7 +32,7 @@ has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 export GOCACHE="${GOCACHE:-$(go env GOCACHE 2>/dev/null)}"
 export GOMODCACHE="${GOMODCACHE:-$(go env GOMODCACHE 2>/dev/null)}"
 export GOPATH="${GOPATH:-$(go env GOPATH 2>/dev/null)}"
-export LANG=en_US.UTF-8 LC_ALL=C.UTF-8
+export LANG=en_US.UTF-8; unset LC_ALL
 
 # A private home: the keyring and Fyne preferences of tests never touch the user's.
 export HOME="$root/home" XDG_DATA_HOME="$root/home/.local/share" XDG_CACHE_HOME="$root/home/.cache"

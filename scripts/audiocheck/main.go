@@ -141,18 +141,23 @@ func best(src, rec []float64) (float64, int) {
 	return bc, bl
 }
 
+// corrAt is the normalised correlation of a against b shifted by lag, over
+// their overlap; overlaps shorter than 80% of a don't count (a few
+// overlapping samples correlate by chance).
 func corrAt(a, b []float64, lag int) float64 {
 	var sab, saa, sbb float64
+	n := 0
 	for i := range a {
 		j := i + lag
 		if j < 0 || j >= len(b) {
 			continue
 		}
+		n++
 		sab += a[i] * b[j]
 		saa += a[i] * a[i]
 		sbb += b[j] * b[j]
 	}
-	if saa == 0 || sbb == 0 {
+	if n*5 < len(a)*4 || saa == 0 || sbb == 0 {
 		return 0
 	}
 	return sab / math.Sqrt(saa*sbb)
