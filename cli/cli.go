@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/assent-app/assent/app"
+	_ "github.com/assent-app/assent/internal/desktop" // sets app.NewBackend: the real backend
 )
 
 // Exit codes (documented in docs/cli.md).

@@ -1,0 +1,102 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/assent-app/assent/internal/config"
+	assentsync "github.com/assent-app/assent/sync"
+	"github.com/assent-app/assent/vault"
+)
+
+// tokenUser names the keyring entry that holds the device token for a server.
+func tokenUser(server string) string { return "sync-token " + strings.TrimRight(server, "/") }
+
+// ErrNotEnrolled means there is no server or no device token.
+var ErrNotEnrolled = errors.New("this device is not enrolled with a server; ask your admin for an enrolment code and enrol in Settings (or 'assent sync --enrol URL CODE')")
+
+// Enrol exchanges a one-time code for a device token, which is kept only in
+// the OS keyring, and configures the organisation's escrow recipient.
+func Enrol(ctx context.Context, hc *http.Client, v *vault.Vault, server, code, name string) error {
+	u, err := url.Parse(server)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("%q is not a server address; it looks like https://recordings.example.com", server)
+	}
+	if strings.TrimSpace(code) == "" {
+		return errors.New("type the enrolment code your admin gave you")
+	}
+	e, err := assentsync.Enrol(ctx, hc, server, strings.TrimSpace(code), name, v.SigningPublicKey(), v.Recipient())
+	if err != nil {
+		return err
+	}
+	if err := keyring.Set(vault.KeyringService, tokenUser(server), e.Token); err != nil {
+		return fmt.Errorf("the device token could not be stored in the keyring (%v); unlock the keyring and enrol again with a new code", err)
+	}
+	if e.EscrowRecipient != "" {
+		if err := v.SetEscrow(e.EscrowRecipient); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SyncClient returns a sync client for the configured server with the
+// device token from the keyring.
+func SyncClient(cfg config.Config, v *vault.Vault, outbox string) (*assentsync.Client, error) {
+	if cfg.ServerURL == "" {
+		return nil, ErrNotEnrolled
+	}
+	tok, err := keyring.Get(vault.KeyringService, tokenUser(cfg.ServerURL))
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the device token could not be read from the keyring: %v", err)
+	}
+	return assentsync.New(assentsync.Config{Server: cfg.ServerURL, Token: tok, Library: Library{v}, OutboxDir: outbox})
+}
+
+// Library adapts the vault to the sync client.
+type Library struct{ V *vault.Vault }
+
+// Unsynced implements sync.Library.
+func (l Library) Unsynced() ([]assentsync.Recording, error) {
+	ups, err := l.V.Unsynced()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]assentsync.Recording, 0, len(ups))
+	for _, u := range ups {
+		r := assentsync.Recording{ID: u.ID, Record: u.Record, Stopped: u.Stopped}
+		for _, s := range u.Segments {
+			r.Segments = append(r.Segments, assentsync.Segment{Index: s.Index, Path: s.Path, Size: s.Size, SHA256: s.SHA256})
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// MarkSynced implements sync.Library.
+func (l Library) MarkSynced(id string) error { return l.V.MarkSynced(id) }
+
+// PendingDeletions implements sync.Library.
+func (l Library) PendingDeletions() ([]string, error) {
+	ts, err := l.V.PendingDeletions()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out, nil
+}
+
+// DeletionConfirmed implements sync.Library.
+func (l Library) DeletionConfirmed(id string) error { return l.V.DeletionConfirmed(id) }
