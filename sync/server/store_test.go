@@ -1,0 +1,206 @@
+package server
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assent-app/assent/internal/testenv"
+)
+
+// The one store suite: every backend must pass it.
+
+func TestStoreSQLite(t *testing.T) {
+	storeSuite(t, func(t *testing.T) Store {
+		st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+func TestStorePostgres(t *testing.T) {
+	dsn := testenv.RequirePostgres(t)
+	storeSuite(t, func(t *testing.T) Store { return freshPostgres(t, dsn) })
+}
+
+// freshPostgres opens the store in a schema of its own, dropped afterwards.
+func freshPostgres(t testing.TB, dsn string) Store {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	st, err := OpenPostgres(dsn + sep + "search_path=" + schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		st.Close()
+		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	return st
+}
+
+func storeSuite(t *testing.T, open func(t *testing.T) Store) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t.Run("EnrolmentCodes", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		if err := st.AddEnrolmentCode(ctx, "h1", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		st.AddEnrolmentCode(ctx, "h2", t0.Add(time.Hour))
+		if err := st.UseEnrolmentCode(ctx, "h1", t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.UseEnrolmentCode(ctx, "h1", t0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second use: %v", err)
+		}
+		if err := st.UseEnrolmentCode(ctx, "h2", t0.Add(2*time.Hour)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("expired use: %v", err)
+		}
+		if err := st.UseEnrolmentCode(ctx, "nope", t0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown code: %v", err)
+		}
+	})
+	t.Run("Devices", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		d := Device{ID: "d1", Name: "laptop", SigningKey: []byte{1, 2, 3, 250}, AgeRecipient: "age1x", TokenHash: "th1", EnrolledAt: t0}
+		if err := st.AddDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddDevice(ctx, d); !errors.Is(err, ErrExists) {
+			t.Fatalf("duplicate device: %v", err)
+		}
+		got, err := st.DeviceByToken(ctx, "th1")
+		if err != nil || got.ID != "d1" || string(got.SigningKey) != string(d.SigningKey) || !got.EnrolledAt.Equal(t0) {
+			t.Fatalf("DeviceByToken: %+v %v", got, err)
+		}
+		if _, err := st.DeviceByToken(ctx, "other"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown token: %v", err)
+		}
+		if got, err := st.Device(ctx, "d1"); err != nil || got.AgeRecipient != "age1x" {
+			t.Fatalf("Device: %+v %v", got, err)
+		}
+	})
+	t.Run("RecordingsSegmentsSubjects", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		r1 := Recording{ID: "r1", DeviceID: "d1", CreatedAt: t0, RetainUntil: t0.AddDate(3, 0, 0)}
+		r2 := Recording{ID: "r2", DeviceID: "d1", CreatedAt: t0.Add(time.Minute), RetainUntil: t0.AddDate(1, 0, 0)}
+		r3 := Recording{ID: "r3", DeviceID: "d2", CreatedAt: t0, RetainUntil: t0.AddDate(3, 0, 0)}
+		for _, c := range []struct {
+			r   Recording
+			sub []string
+		}{{r1, []string{"sa", "sb", "sa"}}, {r2, []string{"sa"}}, {r3, []string{"sc"}}} {
+			if err := st.AddRecording(ctx, c.r, c.sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.AddRecording(ctx, r1, nil); !errors.Is(err, ErrExists) {
+			t.Fatalf("duplicate recording: %v", err)
+		}
+		if rs, _ := st.Recordings(ctx, "d1"); len(rs) != 2 || rs[0].ID != "r1" || rs[1].ID != "r2" {
+			t.Fatalf("Recordings(d1) = %+v", rs)
+		}
+		if err := st.PutSegment(ctx, Segment{RecordingID: "r1", Index: 1, Size: 10, SHA256: "aa"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutSegment(ctx, Segment{RecordingID: "r1", Index: 1, Size: 10, SHA256: "aa"}); err != nil {
+			t.Fatalf("same segment again: %v", err)
+		}
+		if err := st.PutSegment(ctx, Segment{RecordingID: "r1", Index: 1, Size: 10, SHA256: "bb"}); !errors.Is(err, ErrExists) {
+			t.Fatalf("changed segment: %v", err)
+		}
+		st.PutSegment(ctx, Segment{RecordingID: "r1", Index: 0, Size: 5, SHA256: "cc"})
+		if segs, _ := st.Segments(ctx, "r1"); len(segs) != 2 || segs[0].Index != 0 || segs[1].SHA256 != "aa" || segs[1].Size != 10 {
+			t.Fatalf("Segments = %+v", segs)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 2 {
+			t.Fatalf("by subject sa: %+v", rs)
+		}
+		if err := st.Finalise(ctx, "r1", t0.Add(time.Hour), t0.AddDate(2, 0, 0), 2, []string{"sb"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Finalise(ctx, "nope", t0, t0, 1, nil); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("finalise unknown: %v", err)
+		}
+		got, _ := st.Recording(ctx, "r1")
+		if !got.Finalised() || got.Segments != 2 || !got.RetainUntil.Equal(t0.AddDate(2, 0, 0)) {
+			t.Fatalf("after Finalise: %+v", got)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 1 || rs[0].ID != "r2" {
+			t.Fatalf("subjects not replaced at finalisation: %+v", rs)
+		}
+		// Restriction follows the subject.
+		if on, _ := st.Restricted(ctx, "r1"); on {
+			t.Fatal("restricted before any restriction")
+		}
+		st.SetRestricted(ctx, "sb", true)
+		st.SetRestricted(ctx, "sb", true)
+		if on, _ := st.Restricted(ctx, "r1"); !on {
+			t.Fatal("not restricted")
+		}
+		if on, _ := st.Restricted(ctx, "r3"); on {
+			t.Fatal("restriction leaked")
+		}
+		st.SetRestricted(ctx, "sb", false)
+		if on, _ := st.Restricted(ctx, "r1"); on {
+			t.Fatal("still restricted after lifting")
+		}
+		if ex, _ := st.Expired(ctx, t0.AddDate(1, 6, 0)); len(ex) != 1 || ex[0].ID != "r2" {
+			t.Fatalf("Expired = %+v", ex)
+		}
+		if err := st.DeleteRecording(ctx, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteRecording(ctx, "r1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := st.Recording(ctx, "r1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("deleted recording: %v", err)
+		}
+		if segs, _ := st.Segments(ctx, "r1"); len(segs) != 0 {
+			t.Fatal("segments survive delete")
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sb"); len(rs) != 0 {
+			t.Fatal("subjects survive delete")
+		}
+	})
+	t.Run("Audit", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		for i, a := range []string{"one", "two", "three"} {
+			if err := st.AddAudit(ctx, AuditEntry{Time: t0.Add(time.Duration(i) * time.Second), Actor: "admin", Action: a, Subject: "s", Detail: "d"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		es, err := st.Audit(ctx, 2)
+		if err != nil || len(es) != 2 || es[0].Action != "three" || !es[0].Time.Equal(t0.Add(2*time.Second)) {
+			t.Fatalf("Audit = %+v %v", es, err)
+		}
+		if err := st.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
