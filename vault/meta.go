@@ -140,37 +140,6 @@ func parseMeta(data []byte) (*meta, error) {
 	return &m, nil
 }
 
-// index is index.age: the summaries of all recordings.
-type index struct {
-	Format     int       `json:"format"`
-	Recordings []Summary `json:"recordings"`
-}
-
-func parseIndex(data []byte) (map[string]*Summary, error) {
-	var ix index
-	if err := strictUnmarshal(data, &ix); err != nil {
-		return nil, fmt.Errorf("index is not valid JSON: %v", err)
-	}
-	if ix.Format != formatVersion {
-		return nil, fmt.Errorf("index has format %d; this version reads format %d", ix.Format, formatVersion)
-	}
-	out := make(map[string]*Summary, len(ix.Recordings))
-	for i := range ix.Recordings {
-		s := &ix.Recordings[i]
-		if err := checkID(s.ID); err != nil {
-			return nil, fmt.Errorf("index entry %d: %v", i, err)
-		}
-		if _, dup := out[s.ID]; dup {
-			return nil, fmt.Errorf("index lists recording %s twice", s.ID)
-		}
-		if !s.Sync.valid() {
-			return nil, fmt.Errorf("index entry %s has unknown sync state %q", s.ID, clip(string(s.Sync)))
-		}
-		out[s.ID] = s
-	}
-	return out, nil
-}
-
 // encrypt seals data as one age file to the recipients.
 func encrypt(data []byte, to ...age.Recipient) ([]byte, error) {
 	var buf bytes.Buffer

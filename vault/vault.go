@@ -369,16 +369,12 @@ func (v *Vault) writeRecord(id string, record []byte) error {
 // writeIndexLocked rewrites index.age from v.index. Caller holds v.mu (or
 // owns v exclusively during Open).
 func (v *Vault) writeIndexLocked() error {
-	ix := index{Format: formatVersion, Recordings: make([]Summary, 0, len(v.index))}
+	list := make([]Summary, 0, len(v.index))
 	for _, s := range v.index {
-		ix.Recordings = append(ix.Recordings, *s)
+		list = append(list, *s)
 	}
-	sort.Slice(ix.Recordings, func(i, j int) bool { return ix.Recordings[i].ID < ix.Recordings[j].ID })
-	b, err := json.Marshal(&ix)
-	if err != nil {
-		return err
-	}
-	ct, err := encrypt(b, v.keys.recipient)
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	ct, err := encrypt(encodeIndex(list), v.keys.recipient)
 	if err != nil {
 		return err
 	}
