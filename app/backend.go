@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"time"
+
+	"github.com/assent-app/assent/consent"
 )
 
 // Backend is everything the UI needs from the rest of Assent. The UI holds
@@ -24,8 +26,9 @@ type Backend interface {
 	OpenMeter(deviceIDs []string) (Meter, error)
 	// Languages lists the languages the consent notice exists in (BCP 47).
 	Languages() []string
-	// Notice returns the current consent notice in one language.
-	Notice(lang string) (Notice, error)
+	// Notice returns the current consent notice rendered in one language
+	// for this organisation (Markdown; its first "# " line is the title).
+	Notice(lang string) (consent.Notice, error)
 	// NewCall prepares a call: participants are added but nothing is
 	// captured until Call.Start and every present participant agreed.
 	NewCall(setup CallSetup) (Call, error)
@@ -72,17 +75,6 @@ type Meter interface {
 	Close() error
 }
 
-// Notice is one language version of the consent notice. It is identified by
-// ID, Version and the SHA-256 of its exact text, which the consent record
-// cites.
-type Notice struct {
-	ID, Version, Lang string
-	SHA256            string
-	Title             string
-	Markdown          string // the text shown to participants
-	MinimumAge        int
-}
-
 // ParticipantInfo is what the host types about a participant.
 type ParticipantInfo struct {
 	Name  string
@@ -97,21 +89,12 @@ type CallSetup struct {
 	Devices      []string // input device IDs
 }
 
-// Method is how consent was given.
-type Method string
-
-// Consent methods, as written into the consent record.
-const (
-	OnScreen       Method = "on-screen"
-	VerbalAttested Method = "verbal-attested-by-host"
-)
-
 // Decision is one participant's answer to the notice.
 type Decision struct {
 	Agree        bool
-	AgeConfirmed bool   // the participant confirmed they are at least Notice.MinimumAge
-	Method       Method // OnScreen or VerbalAttested
-	Lang         string // language of the notice they read or heard
+	AgeConfirmed bool           // the participant confirmed they are at least Settings.MinimumAge
+	Method       consent.Method // consent.OnScreen or consent.VerbalAttested (host attests)
+	Lang         string         // language of the notice they read or heard
 }
 
 // ConsentState is a participant's consent status.
@@ -130,7 +113,7 @@ type Participant struct {
 	ID string
 	ParticipantInfo
 	State  ConsentState
-	Method Method
+	Method consent.Method
 	Late   bool // joined after the call started
 }
 

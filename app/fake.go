@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/assent-app/assent/consent"
 )
 
 // FakeBackend is an in-memory Backend for tests, screenshots and demos. It
@@ -222,15 +224,15 @@ var fakeNotices = map[string][2]string{
 }
 
 // Notice implements Backend.
-func (f *FakeBackend) Notice(lang string) (Notice, error) {
+func (f *FakeBackend) Notice(lang string) (consent.Notice, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.takeFail(); err != nil {
-		return Notice{}, err
+		return consent.Notice{}, err
 	}
 	t, ok := fakeNotices[lang]
 	if !ok {
-		return Notice{}, fmt.Errorf("there is no consent notice in language %q; choose English or Dutch", lang)
+		return consent.Notice{}, fmt.Errorf("there is no consent notice in language %q; choose English or Dutch", lang)
 	}
 	age := f.settings.MinimumAge
 	months := f.settings.RetentionDays / 30
@@ -242,9 +244,10 @@ func (f *FakeBackend) Notice(lang string) (Notice, error) {
 	if f.settings.OrgNotice != "" {
 		body += "\n\n" + f.settings.OrgNotice
 	}
+	body = "# " + t[0] + "\n\n" + body
 	sum := sha256.Sum256([]byte(body))
-	return Notice{ID: "assent-call", Version: "1", Lang: lang, SHA256: hex.EncodeToString(sum[:]),
-		Title: t[0], Markdown: body, MinimumAge: age}, nil
+	return consent.Notice{NoticeRef: consent.NoticeRef{ID: "assent-call", Version: "1", Lang: lang,
+		SHA256: hex.EncodeToString(sum[:])}, Text: body}, nil
 }
 
 // NewCall implements Backend.
@@ -502,7 +505,7 @@ func (c *fakeCall) Decide(id string, d Decision) error {
 		return errors.New("the participant must confirm their age before agreeing")
 	}
 	if d.Method == "" {
-		d.Method = OnScreen
+		d.Method = consent.OnScreen
 	}
 	p.Method = d.Method
 	if d.Lang != "" {

@@ -11,6 +11,8 @@ import (
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/assent-app/assent/consent"
 )
 
 func TestNoConsentNoAudio_GateClosedUntilEveryoneAgreed(t *testing.T) {
@@ -190,7 +192,7 @@ func TestVerbalConsentIsMarkedAttested(t *testing.T) {
 		t.Fatalf("screen %q", u.screen)
 	}
 	p := u.call.State().Participants[0]
-	if p.State != Given || p.Method != VerbalAttested {
+	if p.State != Given || p.Method != consent.VerbalAttested {
 		t.Fatalf("participant %+v, want verbal attested consent", p)
 	}
 	if !strings.Contains(texts(u.win.Content()), "Agreed verbally (attested by host)") {

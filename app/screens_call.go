@@ -15,6 +15,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/assent-app/assent/consent"
 )
 
 // ---- first run ----
@@ -301,7 +303,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 	agree.Importance = widget.SuccessImportance
 	decline := widget.NewButtonWithIcon("", theme.CancelIcon(), nil)
 	decline.Importance = widget.DangerImportance
-	var notice Notice
+	var notice consent.Notice
 
 	render := func() {
 		n, err := u.b.Notice(code)
@@ -310,11 +312,9 @@ func (u *UI) showConsent(ids []string, done func()) {
 			return
 		}
 		notice = n
-		if n.MinimumAge > 0 {
-			age = n.MinimumAge
-		}
-		header.SetText(n.Title)
-		rt := widget.NewRichTextFromMarkdown(n.Markdown)
+		title, body := splitTitle(n.Text)
+		header.SetText(title)
+		rt := widget.NewRichTextFromMarkdown(body)
 		rt.Wrapping = fyne.TextWrapWord
 		noticeBox.Objects = []fyne.CanvasObject{container.NewVScroll(rt)}
 		noticeBox.Refresh()
@@ -351,16 +351,16 @@ func (u *UI) showConsent(ids []string, done func()) {
 		u.showConsent(ids[1:], done)
 	}
 	agree.OnTapped = func() {
-		answered(call.Decide(p.ID, Decision{Agree: true, AgeConfirmed: ageCheck.Checked, Method: OnScreen, Lang: notice.Lang}))
+		answered(call.Decide(p.ID, Decision{Agree: true, AgeConfirmed: ageCheck.Checked, Method: consent.OnScreen, Lang: notice.Lang}))
 	}
 	decline.OnTapped = func() {
-		answered(call.Decide(p.ID, Decision{Agree: false, Method: OnScreen, Lang: notice.Lang}))
+		answered(call.Decide(p.ID, Decision{Agree: false, Method: consent.OnScreen, Lang: notice.Lang}))
 	}
 	verbal := widget.NewButtonWithIcon(lang.L("Record verbal consent (attested by me)"), theme.AccountIcon(), func() {
 		msg := wrapLabel(fmt.Sprintf(lang.L("I confirm that I read the notice to %s, and that they said they agree and are at least %d years old."), p.Name, age))
 		dialog.ShowCustomConfirm(lang.L("Verbal consent"), lang.L("They agreed"), lang.L("Cancel"), msg, func(ok bool) {
 			if ok {
-				answered(call.Decide(p.ID, Decision{Agree: true, AgeConfirmed: true, Method: VerbalAttested, Lang: notice.Lang}))
+				answered(call.Decide(p.ID, Decision{Agree: true, AgeConfirmed: true, Method: consent.VerbalAttested, Lang: notice.Lang}))
 			}
 		}, u.win)
 	})
@@ -519,7 +519,7 @@ func (u *UI) showRecording() {
 func consentLabel(p Participant) string {
 	switch p.State {
 	case Given:
-		if p.Method == VerbalAttested {
+		if p.Method == consent.VerbalAttested {
 			return lang.L("Agreed verbally (attested by host)")
 		}
 		return lang.L("Agreed on screen")
@@ -571,4 +571,14 @@ func (u *UI) lateJoiner() {
 	d.Resize(fyne.NewSize(520, 280))
 	d.Show()
 	u.joinDialog = d
+}
+
+// splitTitle takes a leading "# Title" line off a Markdown notice.
+func splitTitle(md string) (title, body string) {
+	md = strings.TrimLeft(md, "\n")
+	if strings.HasPrefix(md, "# ") {
+		line, rest, _ := strings.Cut(md, "\n")
+		return strings.TrimSpace(strings.TrimPrefix(line, "# ")), strings.TrimLeft(rest, "\n")
+	}
+	return "", md
 }
