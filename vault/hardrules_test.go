@@ -434,3 +434,50 @@ func TestDeleteMeansDelete_InterruptedDeleteFinishedAtOpen(t *testing.T) {
 		t.Fatal("interrupted delete still listed")
 	}
 }
+
+// Hard rule 3: if the caller cannot close a recovered recording's consent
+// record, the recording stays in progress (nothing is lost) and is offered
+// again at the next Open; the user can still delete it.
+func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
+	root := t.TempDir()
+	v, _ := openVault(t, root, newMemStore())
+	w, _ := v.Create(NewRecording{Title: "t", Record: []byte(`{"n":1}`)})
+	want := writeSegments(t, w, newFakeStream(3), 2, 1, true)
+	w.WritePage(newFakeStream(4).dataPage()) // unsealed; the writer is abandoned as in a crash
+	calls := 0
+	failing := func(string, []byte, int64) ([]byte, error) { calls++; return nil, errors.New("signer not ready") }
+	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Recovered) != 1 || rep.Recovered[0].Err == nil || !strings.Contains(rep.Recovered[0].Err.Error(), "signer not ready") {
+		t.Fatalf("report %+v", rep.Recovered)
+	}
+	if s, _ := v2.Get(w.ID()); !s.InProgress {
+		t.Fatal("a recording whose record could not be closed was marked closed")
+	}
+	mustNotExist(t, filepath.Join(root, recordingsDir, w.ID(), "seg-000003.age.part"))
+	if !bytes.Equal(readStream(t, v2, w.ID()), want) {
+		t.Fatal("sealed audio lost")
+	}
+	v3, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(id string, rec []byte, n int64) ([]byte, error) {
+		return []byte(`{"n":2}`), nil
+	}})
+	if err != nil || len(rep.Recovered) != 1 || rep.Recovered[0].Err != nil || calls != 1 {
+		t.Fatalf("retry: %v %+v calls=%d", err, rep.Recovered, calls)
+	}
+	if s, _ := v3.Get(w.ID()); s.InProgress || !s.Recovered {
+		t.Fatalf("after retry %+v", s)
+	}
+	// A recording stuck in progress (from a dead process) can be deleted.
+	v4, _, _ := Open(t.TempDir(), Options{Secrets: newMemStore()})
+	w4, _ := v4.Create(NewRecording{Title: "stuck"})
+	writeSegments(t, w4, newFakeStream(1), 1, 1, true)
+	v5, _, err := Open(v4.root, Options{Secrets: v2store(t, v4), Recover: failing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v5.Delete(w4.ID()); err != nil {
+		t.Fatalf("deleting a stuck recording: %v", err)
+	}
+}

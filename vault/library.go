@@ -442,7 +442,9 @@ func (v *Vault) remove(id string, tombstone bool) error {
 	if !ok {
 		return fmt.Errorf("vault: recording %s: %w; list recordings to see what is stored", id, ErrNotFound)
 	}
-	if _, live := v.live[id]; live || s.InProgress {
+	// Only a recording being written by this process is refused; one left
+	// in progress by a crash whose record could not be closed is deletable.
+	if _, live := v.live[id]; live {
 		return fmt.Errorf("vault: recording %s is still recording; stop it before deleting it", id)
 	}
 	if tombstone && s.Sync != SyncLocal {
