@@ -98,7 +98,7 @@ func Receipt(r *Record, participantID string) (string, error) {
 		tx = receiptTexts["en"]
 	}
 	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "%-28s %s\n", k+":", v) }
+	line := func(k, v string) { fmt.Fprintf(&b, "%-31s %s\n", k+":", v) }
 	fmt.Fprintf(&b, "%s — %s\n%s\n\n", tx.title, who.Name, tx.intro)
 	line(tx.controller, r.Controller.Name)
 	line(tx.contact, r.Controller.Contact)

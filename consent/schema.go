@@ -96,6 +96,23 @@ func schemaValidate(doc any) error {
 	return recordSchema.validate(recordSchema.root, doc, "")
 }
 
+// jsonPath is a JSON pointer built only when an error needs it.
+type jsonPath struct {
+	parent *jsonPath
+	key    string
+	index  int // used when key is ""
+}
+
+func (p *jsonPath) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.key != "" || p.index < 0 {
+		return p.parent.String() + "/" + p.key
+	}
+	return p.parent.String() + "/" + strconv.Itoa(p.index)
+}
+
 func schemaErr(path, format string, a ...any) error {
 	if path == "" {
 		path = "/"
@@ -124,20 +141,28 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
+func (s *jsonSchema) validate(sc map[string]any, v any, root string) error {
+	return s.walk(sc, v, nil, false)
+}
+
+// errQuiet is returned instead of a formatted error while evaluating an
+// "if" condition, whose failure is not an error.
+var errQuiet = &FieldError{Path: "/", Msg: "condition not met", Err: ErrSchema}
+
+func (s *jsonSchema) walk(sc map[string]any, v any, at *jsonPath, quiet bool) error {
 	if ref, ok := sc["$ref"].(string); ok {
-		if err := s.validate(s.resolve(ref), v, path); err != nil {
+		if err := s.walk(s.resolve(ref), v, at, quiet); err != nil {
 			return err
 		}
 	}
 	if t, ok := sc["type"].(string); ok {
 		got := jsonType(v)
 		if got != t && !(t == "number" && got == "integer") {
-			return schemaErr(path, "want %s, got %s", t, got)
+			return s.fail(quiet, at, "want %s, got %s", t, got)
 		}
 	}
 	if c, ok := sc["const"]; ok && !jsonEqual(c, v) {
-		return schemaErr(path, "want %v", c)
+		return s.fail(quiet, at, "want %v", c)
 	}
 	if en, ok := sc["enum"].([]any); ok {
 		found := false
@@ -145,44 +170,44 @@ func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
 			found = found || jsonEqual(c, v)
 		}
 		if !found {
-			return schemaErr(path, "%v is not one of %v", v, en)
+			return s.fail(quiet, at, "%v is not one of %v", v, en)
 		}
 	}
 	switch x := v.(type) {
 	case string:
 		n := utf8.RuneCountInString(x)
 		if !utf8.ValidString(x) {
-			return schemaErr(path, "not valid UTF-8")
+			return s.fail(quiet, at, "not valid UTF-8")
 		}
 		if m, ok := num(sc["minLength"]); ok && int64(n) < m {
-			return schemaErr(path, "shorter than %d characters", m)
+			return s.fail(quiet, at, "shorter than %d characters", m)
 		}
 		if m, ok := num(sc["maxLength"]); ok && int64(n) > m {
-			return schemaErr(path, "longer than %d characters", m)
+			return s.fail(quiet, at, "longer than %d characters", m)
 		}
 		if p, ok := sc["pattern"].(string); ok && !s.res[p].MatchString(x) {
-			return schemaErr(path, "%q does not match %s", clip(x), p)
+			return s.fail(quiet, at, "%q does not match %s", clip(x), p)
 		}
 	case json.Number:
 		i, err := strconv.ParseInt(x.String(), 10, 64)
 		if err == nil {
 			if m, ok := num(sc["minimum"]); ok && i < m {
-				return schemaErr(path, "%d is below the minimum %d", i, m)
+				return s.fail(quiet, at, "%d is below the minimum %d", i, m)
 			}
 			if m, ok := num(sc["maximum"]); ok && i > m {
-				return schemaErr(path, "%d is above the maximum %d", i, m)
+				return s.fail(quiet, at, "%d is above the maximum %d", i, m)
 			}
 		}
 	case []any:
 		if m, ok := num(sc["minItems"]); ok && int64(len(x)) < m {
-			return schemaErr(path, "fewer than %d items", m)
+			return s.fail(quiet, at, "fewer than %d items", m)
 		}
 		if m, ok := num(sc["maxItems"]); ok && int64(len(x)) > m {
-			return schemaErr(path, "more than %d items", m)
+			return s.fail(quiet, at, "more than %d items", m)
 		}
 		if it, ok := sc["items"].(map[string]any); ok {
 			for i, e := range x {
-				if err := s.validate(it, e, fmt.Sprintf("%s/%d", path, i)); err != nil {
+				if err := s.walk(it, e, &jsonPath{parent: at, index: i}, quiet); err != nil {
 					return err
 				}
 			}
@@ -191,7 +216,7 @@ func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
 		if req, ok := sc["required"].([]any); ok {
 			for _, r := range req {
 				if _, ok := x[r.(string)]; !ok {
-					return schemaErr(path, "required field %q is missing", r)
+					return s.fail(quiet, at, "required field %q is missing", r)
 				}
 			}
 		}
@@ -202,9 +227,9 @@ func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			p := path + "/" + k
+			p := &jsonPath{parent: at, key: k, index: -1}
 			if ps, ok := props[k].(map[string]any); ok {
-				if err := s.validate(ps, x[k], p); err != nil {
+				if err := s.walk(ps, x[k], p, quiet); err != nil {
 					return err
 				}
 				continue
@@ -212,10 +237,10 @@ func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
 			switch ap := sc["additionalProperties"].(type) {
 			case bool:
 				if !ap {
-					return schemaErr(p, "unknown field %q", clip(k))
+					return s.fail(quiet, p, "unknown field %q", clip(k))
 				}
 			case map[string]any:
-				if err := s.validate(ap, x[k], p); err != nil {
+				if err := s.walk(ap, x[k], p, quiet); err != nil {
 					return err
 				}
 			}
@@ -223,18 +248,18 @@ func (s *jsonSchema) validate(sc map[string]any, v any, path string) error {
 	}
 	if all, ok := sc["allOf"].([]any); ok {
 		for _, sub := range all {
-			if err := s.validate(sub.(map[string]any), v, path); err != nil {
+			if err := s.walk(sub.(map[string]any), v, at, quiet); err != nil {
 				return err
 			}
 		}
 	}
 	if cond, ok := sc["if"].(map[string]any); ok {
-		if s.validate(cond, v, path) == nil {
+		if s.walk(cond, v, at, true) == nil {
 			if th, ok := sc["then"].(map[string]any); ok {
-				return s.validate(th, v, path)
+				return s.walk(th, v, at, quiet)
 			}
 		} else if el, ok := sc["else"].(map[string]any); ok {
-			return s.validate(el, v, path)
+			return s.walk(el, v, at, quiet)
 		}
 	}
 	return nil
@@ -258,8 +283,15 @@ func jsonEqual(a, b any) bool {
 }
 
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if utf8.RuneCountInString(s) > 40 {
+		return string([]rune(s)[:40]) + "…"
 	}
 	return s
+}
+
+func (s *jsonSchema) fail(quiet bool, at *jsonPath, format string, a ...any) error {
+	if quiet {
+		return errQuiet
+	}
+	return schemaErr(at.String(), format, a...)
 }
