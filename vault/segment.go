@@ -30,6 +30,7 @@ type NewRecording struct {
 // safe for concurrent use, but pages must arrive in stream order.
 type SegmentWriter struct {
 	v   *Vault
+	id  string // immutable
 	dir string
 
 	mu     sync.Mutex
@@ -95,7 +96,7 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 	if err := v.putSummary(m); err != nil {
 		return fail(err)
 	}
-	w := &SegmentWriter{v: v, dir: dir, m: m, info: newPageInfo()}
+	w := &SegmentWriter{v: v, id: m.ID, dir: dir, m: m, info: newPageInfo()}
 	v.mu.Lock()
 	v.live[m.ID] = w
 	v.mu.Unlock()
@@ -103,7 +104,7 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 }
 
 // ID returns the recording id.
-func (w *SegmentWriter) ID() string { return w.m.ID }
+func (w *SegmentWriter) ID() string { return w.id }
 
 // SealedSamples returns the length of the sealed audio so far, in samples
 // per channel at 48 kHz (last sealed granule minus the Opus pre-skip).

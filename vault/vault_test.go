@@ -277,3 +277,39 @@ func TestEscrowRecipientGetsEverySegment(t *testing.T) {
 		t.Fatal("escrow recipient lost on reopen")
 	}
 }
+
+// The sync client and the UI read the library while a recording is written.
+func TestConcurrentUseWhileRecording(t *testing.T) {
+	v, _ := openVault(t, t.TempDir(), newMemStore())
+	w, err := v.Create(NewRecording{Title: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		writeSegments(t, w, newFakeStream(1), 6, 1, true)
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, _ := v.Get(w.ID())
+			if s.Segments != 6 || s.Sync != SyncUploading {
+				t.Fatalf("after concurrent use: %+v", s)
+			}
+			return
+		default:
+		}
+		v.List()
+		if _, err := v.Unsynced(); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.SetSyncState(w.ID(), SyncUploading, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		_ = w.SealedSamples()
+	}
+}
