@@ -135,7 +135,7 @@ func randomEvent(rng *rand.Rand, m *refModel, refusals bool) Event {
 func TestNoConsentNoAudio_PropertyRandomSessions(t *testing.T) {
 	key := testKey(t, 7)
 	pub := key.Public().(ed25519.PublicKey)
-	seeds := 3000
+	seeds := 2000
 	if testing.Short() {
 		seeds = 300
 	}

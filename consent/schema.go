@@ -186,7 +186,7 @@ func (s *jsonSchema) walk(sc map[string]any, v any, at *jsonPath, quiet bool) er
 			return s.fail(quiet, at, "longer than %d characters", m)
 		}
 		if p, ok := sc["pattern"].(string); ok && !s.res[p].MatchString(x) {
-			return s.fail(quiet, at, "%q does not match %s", clip(x), p)
+			return s.fail(quiet, at, "value (%d characters, not shown) does not match %s", n, p)
 		}
 	case json.Number:
 		i, err := strconv.ParseInt(x.String(), 10, 64)
