@@ -271,3 +271,37 @@ func TestStockAgeCLIDecryptsSegment(t *testing.T) {
 		t.Fatalf("age-keygen -y says %s, vault says %s", pub, v.Recipient())
 	}
 }
+
+// A keyring that lost the vault's key: restore it from the KeyExport backup.
+func TestRestoreKeyFromExport(t *testing.T) {
+	root := t.TempDir()
+	v, _ := openVault(t, root, newMemStore())
+	w, _ := v.Create(NewRecording{Title: "t"})
+	want := writeSegments(t, w, newFakeStream(1), 1, 2, true)
+	w.Close()
+	var backup strings.Builder
+	v.KeyExport(&backup)
+	oldSigning := b64(v.SigningPublicKey())
+
+	other, _ := openVault(t, t.TempDir(), newMemStore())
+	var wrong strings.Builder
+	other.KeyExport(&wrong)
+	empty := newMemStore()
+	if err := RestoreKey(root, empty, strings.NewReader(wrong.String())); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("restoring another vault's key: %v", err)
+	}
+	wantErrText(t, RestoreKey(root, empty, strings.NewReader("hello")), "not an age identity file")
+	if err := RestoreKey(root, empty, strings.NewReader(backup.String())); err != nil {
+		t.Fatal(err)
+	}
+	v2, _ := openVault(t, root, empty)
+	if !bytesEq(readStream(t, v2, w.ID()), want) {
+		t.Fatal("audio not readable with the restored key")
+	}
+	if b64(v2.SigningPublicKey()) == oldSigning {
+		t.Fatal("a lost signing key cannot come back; a new one was expected")
+	}
+	if len(v2.cfg.PreviousSigningKeys) != 1 || v2.cfg.PreviousSigningKeys[0] != oldSigning {
+		t.Fatalf("old signing key not kept for verification: %v", v2.cfg.PreviousSigningKeys)
+	}
+}

@@ -253,3 +253,5 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // ID0Time returns a time near the writer's start (for making a different,
 // valid id in tests).
 func (w *SegmentWriter) ID0Time() time.Time { return w.m.Started.Add(-time.Hour) }
+
+func bytesEq(a, b []byte) bool { return bytes.Equal(a, b) }

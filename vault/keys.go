@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,7 +76,7 @@ func (e *KeyringError) Error() string {
 		fix = "unlock your keyring (log in to your desktop session or unlock it in your keyring manager) and try again"
 	case KeyMissing:
 		what = fmt.Sprintf("the OS keyring does not hold this vault's key (service %q, key id %s)", KeyringService, e.KeyID)
-		fix = "restore the key from the backup made with `assent key export`, or use the keyring this vault was created with"
+		fix = "restore it from the backup made with `assent key export` (vault.RestoreKey, `assent key import FILE`), or use the keyring this vault was created with"
 	default:
 		what = "the OS keyring failed"
 		fix = "check that your keyring works and try again"
@@ -117,6 +119,9 @@ type config struct {
 	SigningPublicKey string `json:"signing_public_key"`
 	EscrowRecipient  string `json:"escrow_recipient,omitempty"`
 	Created          string `json:"created"`
+	// PreviousSigningKeys are signing public keys replaced by RestoreKey;
+	// records signed with them stay verifiable.
+	PreviousSigningKeys []string `json:"previous_signing_public_keys,omitempty"`
 }
 
 const formatVersion = 1
@@ -141,6 +146,11 @@ func parseConfig(data []byte) (*config, error) {
 	pk, err := base64.StdEncoding.DecodeString(c.SigningPublicKey)
 	if err != nil || len(pk) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("vault.json has a malformed signing_public_key")
+	}
+	for _, p := range c.PreviousSigningKeys {
+		if pk, err := base64.StdEncoding.DecodeString(p); err != nil || len(pk) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("vault.json has a malformed previous_signing_public_keys entry")
+		}
 	}
 	if c.EscrowRecipient != "" {
 		if _, err := age.ParseX25519Recipient(c.EscrowRecipient); err != nil {
@@ -289,4 +299,73 @@ func (v *Vault) SetEscrow(recipient string) error {
 	v.cfg = &c
 	v.keys.escrow = r
 	return nil
+}
+
+// RestoreKey puts the age identity from a key file written by
+// [Vault.KeyExport] (or age-keygen) back into the keyring for the vault at
+// root, after checking that it is the identity vault.json names. If the
+// keyring has lost the signing key too, a new one is made and vault.json
+// keeps the old public key in previous_signing_public_keys, so records
+// signed before stay verifiable. Nothing secret is written to disk.
+func RestoreKey(root string, store SecretStore, keyFile io.Reader) error {
+	if store == nil {
+		store = OSKeyring()
+	}
+	data, err := os.ReadFile(filepath.Join(root, configFile))
+	if err != nil {
+		return fmt.Errorf("vault: cannot read %s: %w; a key can only be restored into an existing vault", filepath.Join(root, configFile), err)
+	}
+	c, err := parseConfig(data)
+	if err != nil {
+		return fmt.Errorf("vault: %s: %v", filepath.Join(root, configFile), err)
+	}
+	ids, err := age.ParseIdentities(io.LimitReader(keyFile, 1<<20))
+	if err != nil {
+		return fmt.Errorf("vault: the key file is not an age identity file (%v); give the file written by `assent key export`", err)
+	}
+	var id *age.X25519Identity
+	for _, i := range ids {
+		if x, ok := i.(*age.X25519Identity); ok && x.Recipient().String() == c.Recipient {
+			id = x
+		}
+	}
+	if id == nil {
+		return fmt.Errorf("vault: %w: the key file holds no identity for %s (this vault's recipient); it belongs to another vault", ErrWrongKey, c.Recipient)
+	}
+	if err := store.Set(KeyringService, keyUser(c.KeyID, "age-identity"), id.String()); err != nil {
+		return classifyKeyring(err, c.KeyID)
+	}
+	_, err = store.Get(KeyringService, keyUser(c.KeyID, "ed25519-signing-key"))
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, keyring.ErrNotFound) {
+		return classifyKeyring(err, c.KeyID)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := store.Set(KeyringService, keyUser(c.KeyID, "ed25519-signing-key"), base64.StdEncoding.EncodeToString(priv.Seed())); err != nil {
+		return classifyKeyring(err, c.KeyID)
+	}
+	c.PreviousSigningKeys = append(c.PreviousSigningKeys, c.SigningPublicKey)
+	c.SigningPublicKey = base64.StdEncoding.EncodeToString(pub)
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(root, configFile), append(b, '\n'), 0o600)
+}
+
+// PreviousSigningPublicKeys returns signing public keys this device used
+// before a [RestoreKey] replaced a lost signing key (oldest first).
+func (v *Vault) PreviousSigningPublicKeys() []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for _, p := range v.cfg.PreviousSigningKeys {
+		if b, err := base64.StdEncoding.DecodeString(p); err == nil {
+			out = append(out, ed25519.PublicKey(b))
+		}
+	}
+	return out
 }
