@@ -289,7 +289,9 @@ func (p *Player) Playing() bool { return p.op.IsPlaying() }
 // Duration is the length of the recording.
 func (p *Player) Duration() time.Duration { return framesToDuration(p.s.frames()) }
 
-// Position is how far playback has got (what has been heard).
+// Position is how far playback has got: what was handed to the sound
+// output minus what it still buffers. While oto is fetching a chunk it can
+// run ahead by that chunk (≤ 100 ms).
 func (p *Player) Position() time.Duration {
 	f := p.s.pos.Load() - int64(p.op.BufferedSize()/4)
 	return framesToDuration(max(0, f))

@@ -20,8 +20,19 @@ func paInit() error {
 	if err != nil {
 		return fmt.Errorf("audio: the sound system could not start (%v) — is a sound server running?", err)
 	}
+	skipLowStreamIDs.Do(func() {
+		// portaudio passes its stream ids to C as unsafe.Pointer(id); ids
+		// 1..4095 make Go's checkptr (on with -race) abort the process.
+		// An OpenStream without buffers fails after taking an id, so this
+		// moves the next id past the range once per process.
+		for i := 0; i < 4096; i++ {
+			_, _ = portaudio.OpenStream(portaudio.StreamParameters{})
+		}
+	})
 	return nil
 }
+
+var skipLowStreamIDs sync.Once
 
 func paTerminate() { _ = portaudio.Terminate() }
 

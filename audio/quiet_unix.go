@@ -11,7 +11,13 @@ import (
 // withQuietStderr runs f with file descriptor 2 pointed at /dev/null, so
 // the ALSA/JACK probing noise PortAudio's C code prints never reaches users.
 // Go's own stderr writes during f are lost too; f must be short.
+//
+// ASSENT_AUDIO_STDERR=1 leaves stderr alone (for diagnosing device problems).
 func withQuietStderr(f func()) {
+	if os.Getenv("ASSENT_AUDIO_STDERR") == "1" {
+		f()
+		return
+	}
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
 		f()
