@@ -216,9 +216,11 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 			u.showErr(errors.New("add at least one participant before asking for consent"))
 			return
 		}
+		u.callDevices = nil
 		for i, c := range checks {
 			if c.Checked {
 				setup.Devices = append(setup.Devices, devIDs[i])
+				u.callDevices = append(u.callDevices, c.Text)
 			}
 		}
 		if len(setup.Devices) == 0 {
@@ -374,7 +376,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s (%d/%d)", p.Name, pos, len(st.Participants)), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	who.SizeName = theme.SizeNameHeadingText
-	top := container.NewBorder(nil, nil, who, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), header)
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), header)
 	answers := container.NewVBox(ageCheck, container.NewGridWithColumns(2, agree, decline))
 	big := container.NewThemeOverride(container.NewBorder(top, answers, nil, nil, noticeBox), bigTheme{theme.Current()})
 	host := container.NewHBox(widget.NewLabel(lang.L("For the host:")), verbal, cancel)
@@ -477,8 +479,12 @@ func (u *UI) showRecording() {
 		dot.Refresh()
 		for len(mts) < len(s.Levels) {
 			m := newMeter()
+			name := fmt.Sprintf(lang.L("Input %d"), len(mts)+1)
+			if len(mts) < len(u.callDevices) {
+				name = u.callDevices[len(mts)]
+			}
 			mts = append(mts, m)
-			meters.Add(container.NewPadded(m))
+			meters.Add(container.NewGridWithColumns(2, widget.NewLabel(name), container.NewPadded(m)))
 		}
 		for i, v := range s.Levels {
 			mts[i].SetLevel(v)
@@ -507,7 +513,7 @@ func (u *UI) showRecording() {
 		u.updateTitle()
 	}
 	refresh()
-	top := container.NewBorder(nil, nil, container.NewHBox(dotBox, status), timer)
+	top := container.NewBorder(nil, nil, container.NewHBox(container.NewCenter(dotBox), status), timer)
 	body := container.NewVBox(top, hint, widget.NewSeparator(), widget.NewLabel(lang.L("Input levels")), meters,
 		widget.NewSeparator(), widget.NewLabel(lang.L("Participants")), partBox)
 	bar := container.NewHBox(joined, pause, stop)

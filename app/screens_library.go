@@ -158,7 +158,7 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 	showDetail = func(r Recording) {
 		closePlayer()
 		title := heading(r.Title)
-		meta := wrapLabel(fmt.Sprintf("%s\n%s: %s\n%s: %s\n%s: %s\n%s", r.Started.Format("Monday 2 January 2006, 15:04"),
+		meta := wrapLabel(fmt.Sprintf("%s\n%s: %s\n%s: %s\n%s: %s\n%s", r.Started.Format("2006-01-02 15:04"),
 			lang.L("Duration"), clock(r.Duration), lang.L("Participants"), strings.Join(r.Participants, ", "),
 			lang.L("Size"), size(r.Size), syncLabel(r)))
 		var recovered fyne.CanvasObject = container.NewStack()
@@ -335,7 +335,15 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		return ""
 	}
 	input := widget.NewSelect(devNames, nil)
-	input.SetSelected(nameOf(cur.InputDevice))
+	if n := nameOf(cur.InputDevice); n != "" {
+		input.SetSelected(n)
+	} else {
+		for _, d := range devs {
+			if d.Default {
+				input.SetSelected(d.Name)
+			}
+		}
+	}
 	callIn := widget.NewSelect(append([]string{none}, devNames...), nil)
 	if n := nameOf(cur.CallDevice); n != "" {
 		callIn.SetSelected(n)

@@ -40,15 +40,16 @@ type UI struct {
 	tabs *container.AppTabs
 
 	// call state
-	call       Call
-	callTitle  string
-	lastPhase  Phase
-	refresh    func() // refreshes the current screen from the backend
-	tray       bool
-	trayStop   *fyne.MenuItem
-	chooseDir  func(func(string)) // picks an export folder (replaced in tests)
-	automation string             // ASSENT_AUTOMATION file, or ""
-	joinDialog dialog.Dialog
+	call        Call
+	callTitle   string
+	callDevices []string // names of the metered inputs, in CallState.Levels order
+	lastPhase   Phase
+	refresh     func() // refreshes the current screen from the backend
+	tray        bool
+	trayStop    *fyne.MenuItem
+	chooseDir   func(func(string)) // picks an export folder (replaced in tests)
+	automation  string             // ASSENT_AUTOMATION file, or ""
+	joinDialog  dialog.Dialog
 }
 
 // Preference keys. Secrets (the enrolment code, keys) are never stored here.
