@@ -62,7 +62,7 @@ const noBusChildEnv = "ASSENT_VAULT_NOBUS_CHILD"
 func TestNoBusChild(t *testing.T) {
 	root := os.Getenv(noBusChildEnv)
 	if root == "" {
-		t.Skip("helper process")
+		return // only runs as the subprocess of TestBadInputGetsClearError_RealKeyringUnreachable
 	}
 	_, _, err := Open(root, Options{})
 	var ke *KeyringError
