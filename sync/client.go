@@ -441,7 +441,17 @@ func (c *Client) uploadSegment(ctx context.Context, rec string, idx int, path st
 		case err == nil && length == size:
 			offset = off
 		case err == nil || (errors.As(err, &pe) && (pe.Status == http.StatusNotFound || pe.Status == http.StatusGone || pe.Status == http.StatusForbidden)):
-			ok = false // unknown or unusable upload: start a new one
+			// Unknown upload: it may have been committed just as we lost the answer.
+			var status recStatus
+			if _, err := c.tus.jsonCall(ctx, http.MethodGet, "/v1/recordings/"+url.PathEscape(rec), nil, &status, http.StatusOK); err != nil {
+				return err
+			}
+			for _, s := range status.Segments {
+				if s.Index == idx && s.SHA256 == sum {
+					return c.uploaded(idx, st)
+				}
+			}
+			ok = false // start a new one
 		default:
 			return err
 		}

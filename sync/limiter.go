@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// limiter is a token bucket of rate bytes per second with one second of burst.
+// limiter is a token bucket of rate bytes per second with 1/8 s of burst.
 type limiter struct {
 	rate int64
 	mu   gosync.Mutex
@@ -18,15 +18,15 @@ func newLimiter(rate int64) *limiter {
 	if rate <= 0 {
 		return nil
 	}
-	return &limiter{rate: rate, tok: float64(rate), last: time.Now()}
+	return &limiter{rate: rate, tok: 0, last: time.Now()}
 }
 
 func (l *limiter) wait(ctx context.Context, n int) error {
 	l.mu.Lock()
 	now := time.Now()
 	l.tok += now.Sub(l.last).Seconds() * float64(l.rate)
-	if l.tok > float64(l.rate) {
-		l.tok = float64(l.rate)
+	if burst := float64(l.rate) / 8; l.tok > burst {
+		l.tok = burst
 	}
 	l.last = now
 	l.tok -= float64(n)

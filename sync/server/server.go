@@ -332,3 +332,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// Objects returns the object storage (for tools and tests).
+func (s *Server) Objects() Objects { return s.cfg.Objects }
