@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"math/rand"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -114,6 +115,85 @@ func FuzzRenderNotice(f *testing.F) {
 		sum := sha256.Sum256([]byte(n.Text))
 		if n.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Fatal("hash does not match the text")
+		}
+	})
+}
+
+// byteSource feeds math/rand from fuzz input.
+type byteSource struct {
+	b []byte
+	i int
+}
+
+func (s *byteSource) Int63() int64 {
+	var v uint64
+	for k := 0; k < 8; k++ {
+		v <<= 8
+		if s.i < len(s.b) {
+			v |= uint64(s.b[s.i])
+		}
+		s.i++
+	}
+	return int64(v >> 1)
+}
+func (s *byteSource) Seed(int64) {}
+
+// FuzzSessionGate drives a session with event sequences chosen by the
+// fuzzer and checks the gate against the reference model after every step
+// and that the resulting record verifies with spans equal to the audio
+// admitted.
+func FuzzSessionGate(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0x10, 0x80, 0x33, 0x07, 0xf0, 0x01, 0x99, 0x42}, 30))
+	key := testKey(f, 3)
+	pub := key.Public().(ed25519.PublicKey)
+	set := testSet(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 512 {
+			return
+		}
+		src := &byteSource{b: data}
+		rng := rand.New(src)
+		s, err := NewSession(Config{RecordingID: "fz", Notices: set, Signer: key, Now: (&fakeClock{t: time.Unix(1.7e9, 0)}).now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &refModel{parts: map[string]*refPart{}}
+		var off int64
+		for src.i < len(data) && !m.stopped {
+			if rng.Intn(2) == 0 {
+				e := randomEvent(rng, m, true)
+				if _, err := s.Apply(e); err == nil {
+					m.apply(e)
+				}
+				continue
+			}
+			n := 1 + rng.Intn(1000)
+			if ok := s.Admit(n); ok != m.mayRecord() {
+				t.Fatalf("gate %v, model %v", ok, m.mayRecord())
+			} else if ok {
+				off += int64(n)
+			}
+		}
+		if !m.stopped {
+			if _, err := s.Apply(Event{Type: RecordingStopped}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec, err := s.Record()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Verify(rec, pub)
+		if err != nil {
+			t.Fatalf("own record: %v", err)
+		}
+		var covered int64
+		for _, sp := range p.Spans {
+			covered += sp.To - sp.From
+		}
+		if covered != off {
+			t.Fatalf("spans cover %d frames, %d admitted", covered, off)
 		}
 	})
 }

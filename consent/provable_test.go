@@ -305,3 +305,31 @@ func TestSubscribeDeliversOffLockInOrder(t *testing.T) {
 	cancel()
 	cancel() // idempotent
 }
+
+// A wall clock that steps back (NTP, suspend) must not make the app's own
+// record fail verification.
+func TestEveryStoredSecondProvable_ClockStepsBack(t *testing.T) {
+	key := testKey(t, 1)
+	times := []time.Time{time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	for i := 0; i < 20; i++ {
+		times = append(times, times[0].Add(time.Duration(i%3-1)*time.Hour))
+	}
+	i := 0
+	clock := func() time.Time { i++; return times[i%len(times)] }
+	s, err := NewSession(Config{RecordingID: "r1", Notices: testSet(t), Signer: key, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{add("host", "Hanna", "en"), give("host"), age("host"), {Type: RecordingRequested}} {
+		must(t, s, e)
+	}
+	s.Admit(4800)
+	saved, _ := s.Record()
+	rec, err := Recover(saved, 4800, key, times[0].Add(-48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(rec, key.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+}

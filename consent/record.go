@@ -277,13 +277,7 @@ func Recover(data []byte, sealedOffset int64, signer crypto.Signer, now time.Tim
 	}
 	e := Event{Seq: len(r.Events), Type: Recovered, Offset: sealedOffset, Prev: r.Head(),
 		Reason: "app stopped without stopping the recording; closed at the end of the sealed audio"}
-	t := now.UTC()
-	if n := len(r.Events); n > 0 {
-		if last, err := parseTime(r.Events[n-1].Time); err == nil && t.Before(last) {
-			t = last
-		}
-	}
-	e.Time = formatTime(t)
+	e.Time = formatTime(notBefore(now, r))
 	e.Hash = EventHash(&e)
 	r.Events = append(r.Events, e)
 	if err := r.sign(signer); err != nil {

@@ -197,12 +197,7 @@ func (s *Session) appendLocked(e Event) error {
 	}
 	e.Seq = len(s.rec.Events)
 	e.Offset = s.offset
-	t := s.now().UTC()
-	if n := len(s.rec.Events); n > 0 {
-		if last, err := parseTime(s.rec.Events[n-1].Time); err == nil && t.Before(last) {
-			t = last // the wall clock stepped back; keep the record monotonic
-		}
-	}
+	t := notBefore(s.now(), s.rec) // the wall clock may step back; the record stays monotonic
 	e.Time = formatTime(t)
 	e.Prev = s.rec.Head()
 	e.Hash = EventHash(&e)
@@ -338,4 +333,17 @@ func (sub *subscriber) run() {
 			sub.fn(st)
 		}
 	}
+}
+
+// notBefore returns t in UTC, or the record's latest time if t is earlier.
+func notBefore(t time.Time, r *Record) time.Time {
+	t = t.UTC()
+	last := r.CreatedAt
+	if n := len(r.Events); n > 0 {
+		last = r.Events[n-1].Time
+	}
+	if l, err := parseTime(last); err == nil && t.Before(l) {
+		return l
+	}
+	return t
 }
