@@ -247,6 +247,7 @@ func TestNothingLostOnCrash_SealedBeforeMetadataWritten(t *testing.T) {
 	want = append(want, writeSegments(t, w, fs, 1, 3, false)...)
 	// "Crash": the metadata is the one from before segment 2 was sealed.
 	os.WriteFile(metaPath, stale, 0o600)
+	simulateCrash(w)
 	v2, rep, err := Open(root, Options{Secrets: v2store(t, v)})
 	if err != nil {
 		t.Fatal(err)
@@ -444,6 +445,7 @@ func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
 	w, _ := v.Create(NewRecording{Title: "t", Record: []byte(`{"n":1}`)})
 	want := writeSegments(t, w, newFakeStream(3), 2, 1, true)
 	w.WritePage(newFakeStream(4).dataPage()) // unsealed; the writer is abandoned as in a crash
+	simulateCrash(w)
 	calls := 0
 	failing := func(string, []byte, int64) ([]byte, error) { calls++; return nil, errors.New("signer not ready") }
 	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: failing})
@@ -473,6 +475,7 @@ func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
 	v4, _, _ := Open(t.TempDir(), Options{Secrets: newMemStore()})
 	w4, _ := v4.Create(NewRecording{Title: "stuck"})
 	writeSegments(t, w4, newFakeStream(1), 1, 1, true)
+	simulateCrash(w4)
 	v5, _, err := Open(v4.root, Options{Secrets: v2store(t, v4), Recover: failing})
 	if err != nil {
 		t.Fatal(err)
@@ -480,4 +483,35 @@ func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
 	if err := v5.Delete(w4.ID()); err != nil {
 		t.Fatalf("deleting a stuck recording: %v", err)
 	}
+}
+
+// A recording another process is writing right now is alive, not crashed:
+// opening the vault elsewhere must not "recover" (and cut) it, nor delete it.
+func TestNothingLostOnCrash_LiveRecordingElsewhereIsLeftAlone(t *testing.T) {
+	root := t.TempDir()
+	v, _ := openVault(t, root, newMemStore())
+	w, _ := v.Create(NewRecording{Title: "live"})
+	fs := newFakeStream(2)
+	writeSegments(t, w, fs, 1, 1, true)
+	w.WritePage(fs.dataPage()) // segment 2 open
+	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(string, []byte, int64) ([]byte, error) {
+		t.Error("a live recording was offered for recovery")
+		return nil, nil
+	}})
+	if err != nil || len(rep.Recovered) != 0 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if _, err := os.Stat(filepath.Join(root, recordingsDir, w.ID(), "seg-000002.age.part")); err != nil {
+		t.Fatal("the live segment was removed")
+	}
+	if err := v2.Delete(w.ID()); err == nil || !strings.Contains(err.Error(), "another Assent process") {
+		t.Fatalf("deleting a recording live elsewhere: %v", err)
+	}
+	if err := w.Seal(); err != nil {
+		t.Fatalf("the live writer was disturbed: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mustNotExist(t, filepath.Join(root, recordingsDir, w.ID(), lockFile))
 }

@@ -255,3 +255,15 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 func (w *SegmentWriter) ID0Time() time.Time { return w.m.Started.Add(-time.Hour) }
 
 func bytesEq(a, b []byte) bool { return bytes.Equal(a, b) }
+
+// simulateCrash abandons w as a killed process would: its file descriptors
+// (and with them the writer lock) are gone, nothing else is cleaned up.
+func simulateCrash(w *SegmentWriter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cur != nil && w.cur.f != nil {
+		w.cur.f.Close()
+	}
+	w.unlock()
+	w.closed = true
+}

@@ -447,6 +447,15 @@ func (v *Vault) remove(id string, tombstone bool) error {
 	if _, live := v.live[id]; live {
 		return fmt.Errorf("vault: recording %s is still recording; stop it before deleting it", id)
 	}
+	if s.InProgress {
+		unlock, held, err := tryLock(filepath.Join(v.recDir(id), lockFile))
+		if err == nil && held {
+			return fmt.Errorf("vault: recording %s is being recorded by another Assent process; stop it there before deleting it", id)
+		}
+		if unlock != nil {
+			defer unlock()
+		}
+	}
 	if tombstone && s.Sync != SyncLocal {
 		t, err := v.readDeletionsLocked()
 		if err != nil {

@@ -33,6 +33,8 @@ type SegmentWriter struct {
 	id  string // immutable
 	dir string
 
+	unlock func() // releases writer.lock
+
 	mu     sync.Mutex
 	m      *meta
 	info   pageInfo // over the whole stream so far
@@ -85,18 +87,27 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return fail(err)
 	}
+	// Held while this process writes: another process's Open must not
+	// "recover" a recording that is alive.
+	unlock, held, err := tryLock(filepath.Join(dir, lockFile))
+	if err != nil || held {
+		return fail(fmt.Errorf("cannot lock the new recording (held=%v): %w", held, err))
+	}
 	if r.Record != nil {
 		if err := v.writeRecord(m.ID, r.Record); err != nil {
+			unlock()
 			return fail(err)
 		}
 	}
 	if err := v.writeMeta(m); err != nil {
+		unlock()
 		return fail(err)
 	}
 	if err := v.putSummary(m); err != nil {
+		unlock()
 		return fail(err)
 	}
-	w := &SegmentWriter{v: v, id: m.ID, dir: dir, m: m, info: newPageInfo()}
+	w := &SegmentWriter{v: v, id: m.ID, dir: dir, m: m, info: newPageInfo(), unlock: unlock}
 	v.mu.Lock()
 	v.live[m.ID] = w
 	v.mu.Unlock()
@@ -268,6 +279,10 @@ func (w *SegmentWriter) finish(reason string) error {
 	w.v.mu.Lock()
 	delete(w.v.live, w.m.ID)
 	w.v.mu.Unlock()
+	if err == nil {
+		os.Remove(filepath.Join(w.dir, lockFile))
+	}
+	w.unlock()
 	return err
 }
 

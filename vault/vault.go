@@ -25,6 +25,7 @@ const (
 	metaFile       = "meta.json.age"
 	recordFile     = "record.json.age"
 	deletingSuffix = ".deleting"
+	lockFile       = "writer.lock"
 )
 
 // Options configure [Open].
@@ -217,7 +218,20 @@ func (v *Vault) reconcile(id string, rep *OpenReport, recover func(string, []byt
 		return err
 	}
 	if m.State == stateRecording {
+		unlock, held, err := tryLock(filepath.Join(dir, lockFile))
+		if err == nil && held {
+			// Another process is recording it right now: not a crash.
+			s := m.summary()
+			v.index[id] = &s
+			return nil
+		}
 		r := v.recoverRecording(m, recover)
+		if unlock != nil {
+			if r.Err == nil {
+				os.Remove(filepath.Join(dir, lockFile))
+			}
+			unlock()
+		}
 		rep.Recovered = append(rep.Recovered, r)
 	}
 	s := m.summary()
