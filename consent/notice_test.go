@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func TestReceiptInParticipantLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	en, _ := Receipt(p.Record, "host")
-	for _, want := range []string{"Toestemmingsbewijs — Piet Jansen", "toestemming gegeven (op het scherm van de host)", "36 maanden", "0:00:00 – 0:00:01", p.Spans[0].Participants[1].Notice.SHA256, "privacy@acme.example"} {
+	for _, want := range []string{"Toestemmingsbewijs — Piet Jansen", "toestemming gegeven (op het scherm van de host)", "36 maanden", "0:00:00 – 0:00:01", "stop de opname", p.Spans[0].Participants[1].Notice.SHA256, "privacy@acme.example"} {
 		if !strings.Contains(nl, want) {
 			t.Errorf("Dutch receipt lacks %q:\n%s", want, nl)
 		}
@@ -148,5 +149,24 @@ func TestReceiptInParticipantLanguage(t *testing.T) {
 	}
 	if _, err := Receipt(p.Record, "nobody"); err == nil {
 		t.Fatal("receipt for unknown participant")
+	}
+}
+
+func TestReceiptTranslationsComplete(t *testing.T) {
+	en := receiptTexts["en"]
+	for _, lang := range ReceiptLangs() {
+		tx, ok := receiptTexts[lang]
+		if !ok {
+			t.Fatalf("no receipt texts for %s", lang)
+		}
+		v := reflect.ValueOf(tx)
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.Kind() == reflect.String && f.String() == "" {
+				t.Errorf("%s: receipt text %s is empty", lang, v.Type().Field(i).Name)
+			}
+		}
+		if len(tx.events) != len(en.events) || len(tx.method) != len(en.method) {
+			t.Errorf("%s: %d event and %d method texts, English has %d and %d", lang, len(tx.events), len(tx.method), len(en.events), len(en.method))
+		}
 	}
 }

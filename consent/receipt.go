@@ -9,14 +9,15 @@ import (
 // receiptText holds the receipt's words per language.
 type receiptText struct {
 	title, intro, controller, recording, record, notice, purposes, retention, months, jurisdiction,
-	history, recorded, nothingRecorded, withdraw, rights, contact, minutes string
+	history, recorded, nothingRecorded, withdraw, withdrawDefault, rights, contact, minutes string
 	events map[EventType]string
 	method map[Method]string
 }
 
 var receiptTexts = map[string]receiptText{
 	"en": {
-		title: "Consent receipt", intro: "This receipt shows what you agreed to for a call recording and what happened.",
+		withdrawDefault: "Say \"stop recording\" or press Withdraw on the host's screen at any time; recording stops at once. Afterwards, write to the contact above.",
+		title:           "Consent receipt", intro: "This receipt shows what you agreed to for a call recording and what happened.",
 		controller: "Responsible organisation", recording: "Recording", record: "Consent record",
 		notice: "Notice you were shown", purposes: "Purposes", retention: "Kept for", months: "months",
 		jurisdiction: "Jurisdiction", history: "What happened (UTC)", recorded: "Recorded while you were present",
@@ -29,7 +30,8 @@ var receiptTexts = map[string]receiptText{
 		method: map[Method]string{OnScreen: "on the host's screen", Remote: "on your own device", VerbalAttested: "spoken, attested by the host"},
 	},
 	"nl": {
-		title: "Toestemmingsbewijs", intro: "Dit bewijs laat zien waarmee u instemde voor een gespreksopname en wat er gebeurde.",
+		withdrawDefault: "Zeg \"stop de opname\" of druk op Intrekken op het scherm van de host; de opname stopt meteen. Schrijf daarna naar het contact hierboven.",
+		title:           "Toestemmingsbewijs", intro: "Dit bewijs laat zien waarmee u instemde voor een gespreksopname en wat er gebeurde.",
 		controller: "Verantwoordelijke organisatie", recording: "Opname", record: "Toestemmingsregister",
 		notice: "Getoonde kennisgeving", purposes: "Doelen", retention: "Bewaard gedurende", months: "maanden",
 		jurisdiction: "Rechtsgebied", history: "Wat er gebeurde (UTC)", recorded: "Opgenomen terwijl u aanwezig was",
@@ -42,7 +44,8 @@ var receiptTexts = map[string]receiptText{
 		method: map[Method]string{OnScreen: "op het scherm van de host", Remote: "op uw eigen apparaat", VerbalAttested: "mondeling, bevestigd door de host"},
 	},
 	"de": {
-		title: "Einwilligungsbeleg", intro: "Dieser Beleg zeigt, worin Sie bei einer Gesprächsaufnahme eingewilligt haben und was geschah.",
+		withdrawDefault: "Sagen Sie „Aufnahme stoppen“ oder drücken Sie Widerrufen auf dem Bildschirm des Gastgebers; die Aufnahme endet sofort. Schreiben Sie danach an den obigen Kontakt.",
+		title:           "Einwilligungsbeleg", intro: "Dieser Beleg zeigt, worin Sie bei einer Gesprächsaufnahme eingewilligt haben und was geschah.",
 		controller: "Verantwortliche Organisation", recording: "Aufnahme", record: "Einwilligungsnachweis",
 		notice: "Angezeigter Hinweis", purposes: "Zwecke", retention: "Aufbewahrt für", months: "Monate",
 		jurisdiction: "Rechtsraum", history: "Was geschah (UTC)", recorded: "Aufgenommen während Ihrer Anwesenheit",
@@ -55,7 +58,8 @@ var receiptTexts = map[string]receiptText{
 		method: map[Method]string{OnScreen: "auf dem Bildschirm des Gastgebers", Remote: "auf Ihrem eigenen Gerät", VerbalAttested: "mündlich, vom Gastgeber bestätigt"},
 	},
 	"fr": {
-		title: "Reçu de consentement", intro: "Ce reçu indique ce que vous avez accepté pour l'enregistrement d'un appel et ce qui s'est passé.",
+		withdrawDefault: "Dites « arrêtez l'enregistrement » ou appuyez sur Retirer sur l'écran de l'hôte ; l'enregistrement s'arrête aussitôt. Ensuite, écrivez au contact ci-dessus.",
+		title:           "Reçu de consentement", intro: "Ce reçu indique ce que vous avez accepté pour l'enregistrement d'un appel et ce qui s'est passé.",
 		controller: "Organisation responsable", recording: "Enregistrement", record: "Registre de consentement",
 		notice: "Avis présenté", purposes: "Finalités", retention: "Conservé pendant", months: "mois",
 		jurisdiction: "Juridiction", history: "Ce qui s'est passé (UTC)", recorded: "Enregistré pendant votre présence",
@@ -148,7 +152,11 @@ func Receipt(r *Record, participantID string) (string, error) {
 			fmt.Fprintf(&b, "  %s – %s\n", offsetClock(s.From), offsetClock(s.To))
 		}
 	}
-	fmt.Fprintf(&b, "\n%s: %s\n\n%s\n", tx.withdraw, r.WithdrawalMethod, tx.rights)
+	how := r.WithdrawalMethod
+	if how == DefaultWithdrawalMethod {
+		how = tx.withdrawDefault // the default, said in the participant's language
+	}
+	fmt.Fprintf(&b, "\n%s: %s\n\n%s\n", tx.withdraw, how, tx.rights)
 	return b.String(), nil
 }
 
