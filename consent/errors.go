@@ -54,7 +54,7 @@ func (e *EventError) Unwrap() error { return e.Err }
 // CoverageError reports recorded audio that no consent covers.
 type CoverageError struct {
 	From, To    int64  // stream offsets (frames at 48 kHz) of the uncovered audio
-	AfterEvent  int    // index of the last event before the audio
+	AfterEvent  int    // index of the last event before the audio; -1 if none
 	Participant string // who lacked consent, if one person is to blame
 	Reason      string
 }
@@ -64,6 +64,10 @@ func (e *CoverageError) Error() string {
 	if e.Participant != "" {
 		who = " (participant " + e.Participant + ")"
 	}
-	return fmt.Sprintf("%v: frames [%d, %d) after event %d: %s%s", ErrNotCovered, e.From, e.To, e.AfterEvent, e.Reason, who)
+	where := fmt.Sprintf("after event %d", e.AfterEvent)
+	if e.AfterEvent < 0 {
+		where = "before the first event"
+	}
+	return fmt.Sprintf("%v: frames [%d, %d) %s: %s%s", ErrNotCovered, e.From, e.To, where, e.Reason, who)
 }
 func (e *CoverageError) Unwrap() error { return ErrNotCovered }

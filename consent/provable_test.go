@@ -333,3 +333,33 @@ func TestEveryStoredSecondProvable_ClockStepsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEveryStoredSecondProvable_NoAudioBeforeFirstEvent(t *testing.T) {
+	key := testKey(t, 1)
+	pub := key.Public().(ed25519.PublicKey)
+	_, good := happy(t, key, "r1")
+	r := parsed(t, good)
+	for i := range r.Events {
+		r.Events[i].Offset += 960
+	}
+	if _, err := Verify(rechain(t, r, key), pub); !errors.Is(err, ErrNotCovered) {
+		t.Fatalf("audio before the first event: %v", err)
+	}
+	// A crash before any event, with sealed audio, cannot be recovered into
+	// a valid record.
+	s := newTestSession(t, key, "r2")
+	empty, _ := s.Record()
+	rec, err := Recover(empty, 4800, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(rec, pub); !errors.Is(err, ErrNotCovered) {
+		t.Fatalf("recovered audio without any consent: %v", err)
+	}
+	if rec, _ = Recover(empty, 0, key, time.Now()); rec == nil {
+		t.Fatal("no record")
+	}
+	if p, err := Verify(rec, pub); err != nil || len(p.Spans) != 0 || !p.Recovered {
+		t.Fatalf("empty recovery: %v %+v", err, p)
+	}
+}

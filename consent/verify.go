@@ -228,6 +228,10 @@ func replay(r *Record) ([]Span, int64, error) {
 	m := newMachine(r.Notice, r.MinAge)
 	var spans []Span
 	n := len(r.Events)
+	if n > 0 && r.Events[0].Offset > 0 {
+		// Before the first event the gate is closed: no audio may precede it.
+		return nil, 0, &CoverageError{From: 0, To: r.Events[0].Offset, AfterEvent: -1, Reason: "audio before the first event, when recording was not requested"}
+	}
 	for i := range r.Events {
 		e := &r.Events[i]
 		if err := m.apply(e); err != nil {
