@@ -104,6 +104,7 @@ type pcmStream struct {
 	at      int64   // decoded-sample index of pending[0]
 	tmp     []int16
 	pos     atomic.Int64 // frames delivered (playback domain: 0 = first audible frame)
+	gen     uint64       // Player generation, changed under mu by seek and stop
 }
 
 func newPCMStream(r io.Reader) (*pcmStream, error) {
@@ -166,6 +167,26 @@ func (s *pcmStream) decodeNext() {
 func (s *pcmStream) Read(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.readLocked(b)
+}
+
+// readGen reads for a Player's oto reader of generation gen; it returns
+// io.EOF if the Player has seeked or stopped since.
+func (s *pcmStream) readGen(b []byte, gen uint64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return 0, io.EOF
+	}
+	return s.readLocked(b)
+}
+
+func (s *pcmStream) readLocked(b []byte) (int, error) {
+	// Short reads (10 ms) keep Position honest: oto counts a chunk as
+	// buffered only after Read returns.
+	if len(b) > 4*FrameSize/2 {
+		b = b[:4*FrameSize/2]
+	}
 	w := 0
 	for w+4 <= len(b) {
 		if len(s.pending) == 0 {
@@ -258,9 +279,21 @@ func (s *pcmStream) seekFrame(f int64) {
 // Player plays one Ogg Opus recording through the system's sound output.
 // All methods are safe for concurrent use.
 type Player struct {
-	s  *pcmStream
-	op *oto.Player
+	s *pcmStream
+
+	mu      sync.Mutex
+	op      *oto.Player
+	playing bool // wanted state
 }
+
+// streamReader is what one oto player reads: it ends as soon as the Player
+// seeks or stops, so audio fetched before a seek is never played after it.
+type streamReader struct {
+	p   *Player
+	gen uint64
+}
+
+func (r *streamReader) Read(b []byte) (int, error) { return r.p.s.readGen(b, r.gen) }
 
 // NewPlayer reads the Ogg Opus stream r to its end (Opus is small: about
 // 11 MB an hour) and prepares playback; nothing sounds until Play. A stream
@@ -274,27 +307,44 @@ func NewPlayer(r io.Reader) (*Player, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Player{s: s, op: ctx.NewPlayer(s)}, nil
+	p := &Player{s: s}
+	p.op = ctx.NewPlayer(&streamReader{p: p, gen: 0})
+	return p, nil
 }
 
 // Play starts or resumes playback.
-func (p *Player) Play() { p.op.Play() }
+func (p *Player) Play() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.playing = true
+	p.op.Play()
+}
 
 // Pause pauses playback; Play resumes where it stopped.
-func (p *Player) Pause() { p.op.Pause() }
+func (p *Player) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.playing = false
+	p.op.Pause()
+}
 
 // Playing reports whether sound is being played.
-func (p *Player) Playing() bool { return p.op.IsPlaying() }
+func (p *Player) Playing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.op.IsPlaying()
+}
 
 // Duration is the length of the recording.
 func (p *Player) Duration() time.Duration { return framesToDuration(p.s.frames()) }
 
 // Position is how far playback has got: what was handed to the sound
-// output minus what it still buffers. While oto is fetching a chunk it can
-// run ahead by that chunk (≤ 100 ms).
+// output minus what it still buffers (exact to about 10 ms).
 func (p *Player) Position() time.Duration {
-	f := p.s.pos.Load() - int64(p.op.BufferedSize()/4)
-	return framesToDuration(max(0, f))
+	p.mu.Lock()
+	buffered := int64(p.op.BufferedSize() / 4)
+	p.mu.Unlock()
+	return framesToDuration(max(0, p.s.pos.Load()-buffered))
 }
 
 // Seek jumps to d from the start (clamped to the recording).
@@ -304,10 +354,24 @@ func (p *Player) Seek(d time.Duration) error {
 
 // SeekGranule jumps to an Ogg granule position of the stream (48 kHz
 // samples including the pre-skip), as consent records and the vault count.
+// The current oto player is dropped with whatever it buffered and a new one
+// continues from the target.
 func (p *Player) SeekGranule(g int64) error {
-	_, err := p.op.Seek((g-p.s.preSkip)*4, io.SeekStart)
+	ctx, err := output()
 	if err != nil {
-		return fmt.Errorf("audio: seeking: %w", err)
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.op.Pause()
+	p.s.mu.Lock()
+	p.s.gen++ // readers of older generations get EOF
+	gen := p.s.gen
+	p.s.seekFrame(max(0, min(g-p.s.preSkip, p.s.frames())))
+	p.s.mu.Unlock()
+	p.op = ctx.NewPlayer(&streamReader{p: p, gen: gen})
+	if p.playing {
+		p.op.Play()
 	}
 	return nil
 }
@@ -317,10 +381,13 @@ func (p *Player) Wait(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if err := p.op.Err(); err != nil {
+		p.mu.Lock()
+		err, playing := p.op.Err(), p.op.IsPlaying()
+		p.mu.Unlock()
+		if err != nil {
 			return fmt.Errorf("audio: playback failed: %w", err)
 		}
-		if !p.op.IsPlaying() && p.s.pos.Load() >= p.s.frames() {
+		if !playing && p.s.pos.Load() >= p.s.frames() {
 			return nil
 		}
 		select {
@@ -333,13 +400,16 @@ func (p *Player) Wait(ctx context.Context) error {
 
 // Stop ends playback; the Player cannot be resumed afterwards.
 func (p *Player) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.playing = false
 	p.op.Pause()
 	p.s.mu.Lock()
+	p.s.gen++
 	p.s.next = len(p.s.packets)
 	p.s.pending = p.s.pending[:0]
 	p.s.pos.Store(p.s.frames())
 	p.s.mu.Unlock()
-	_ = p.op.Close()
 }
 
 func framesToDuration(f int64) time.Duration {

@@ -229,11 +229,27 @@ func TestRealPlaybackIntoPulseAudio(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	heard := stop()
-	r, lag := alignedCorrelation(speech, heard, len(heard))
-	t.Logf("heard %.2f s; correlation %.3f at %.3f s", float64(len(heard))/SampleRate, r, float64(lag)/SampleRate)
-	if r < 0.85 {
-		t.Fatalf("what was played does not match the recording (correlation %.3f)", r)
+	found, rs := piecesHeard(speech, heard)
+	t.Logf("heard %.2f s; 0.5 s pieces of the recording found with correlation %.2f", float64(len(heard))/SampleRate, rs)
+	if found < len(rs)*2/3 {
+		t.Fatalf("what was played does not match the recording: %d of %d pieces heard", found, len(rs))
 	}
+}
+
+// piecesHeard looks for each 0.5 s piece of want in heard. On a loaded
+// machine the output underruns now and then (measured with load 13 on 2
+// cores), dropping or shifting a piece, so callers ask for a majority.
+func piecesHeard(want, heard []float32) (int, []float64) {
+	var rs []float64
+	found := 0
+	for i := 0; i+SampleRate/2 <= len(want); i += SampleRate / 2 {
+		r, _ := alignedCorrelation(want[i:i+SampleRate/2], heard, len(heard))
+		rs = append(rs, r)
+		if r > 0.8 {
+			found++
+		}
+	}
+	return found, rs
 }
 
 func TestRealPlaybackPauseAndSeek(t *testing.T) {
@@ -300,7 +316,7 @@ func TestRealPlaybackPauseAndSeek(t *testing.T) {
 		}
 	}
 	t.Logf("after seek: heard %.2f s; pieces of 4–6 s found with correlation %.2f", float64(len(heard))/SampleRate, rs)
-	if tailOK < 2 || headHits >= tailOK {
+	if tailOK < 3 || headHits > 0 {
 		t.Fatalf("after seeking to 4 s the output does not match 4–6 s of the recording (%d of 4 pieces found, %d pieces of 0–2 s heard)", tailOK, headHits)
 	}
 }
