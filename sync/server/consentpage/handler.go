@@ -383,6 +383,7 @@ type view struct {
 	name     string
 	slotLang string
 	full     bool
+	msg      string // a status message that replaces the page (e.g. rate limited)
 }
 
 func (h *Handler) look(token string) view {
@@ -431,6 +432,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v v
 		d.Action = r.URL.Path
 	}
 	switch {
+	case v.msg != "":
+		d.State, d.Message = "message", d.W(v.msg)
 	case !v.found:
 		d.State, d.Message = "message", d.W("notfound")
 	case v.ended && v.closed:
@@ -472,7 +475,7 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request, lim *limiter, 
 	secs := int(wait/time.Second) + 1
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	lang := pickLang([]string{"en", "nl", "de", "fr"}, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), "")
-	h.render(w, r, http.StatusTooManyRequests, view{}, lang, nil, "")
+	h.render(w, r, http.StatusTooManyRequests, view{msg: "slow"}, lang, nil, "")
 	return true
 }
 
