@@ -27,8 +27,8 @@ type Backend interface {
 	// Languages lists the languages the consent notice exists in (BCP 47).
 	Languages() []string
 	// Notice returns the current consent notice rendered in one language
-	// for this organisation (Markdown; its first "# " line is the title).
-	Notice(lang string) (consent.Notice, error)
+	// for this organisation.
+	Notice(lang string) (Notice, error)
 	// NewCall prepares a call: participants are added but nothing is
 	// captured until Call.Start and every present participant agreed.
 	NewCall(setup CallSetup) (Call, error)
@@ -74,6 +74,31 @@ type Meter interface {
 	Levels() []float64
 	Close() error
 }
+
+// Notice is one language version of the consent notice as rendered by
+// consent.Library: identified by ID, Version, Lang and the SHA-256 of its
+// exact text (a consent.NoticeRef), which the consent record cites.
+type Notice struct {
+	ID, Version, Lang string
+	SHA256            string
+	Title             string // shown as the heading; "" if Markdown starts with its own "# " title
+	Markdown          string // the exact text shown to participants
+	MinimumAge        int    // the organisation's minimum age (13–18); 0 = use Settings.MinimumAge
+}
+
+// Ref is the notice's reference as the consent record cites it.
+func (n Notice) Ref() consent.NoticeRef {
+	return consent.NoticeRef{ID: n.ID, Version: n.Version, Lang: n.Lang, SHA256: n.SHA256}
+}
+
+// Method is how consent was given; it is consent.Method.
+type Method = consent.Method
+
+// Consent methods the UI offers (consent.Remote is not started from here).
+const (
+	OnScreen       = consent.OnScreen
+	VerbalAttested = consent.VerbalAttested
+)
 
 // ParticipantInfo is what the host types about a participant.
 type ParticipantInfo struct {

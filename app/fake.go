@@ -93,8 +93,11 @@ func (f *FakeBackend) addLocked(r Recording) string {
 		f.nextID++
 		r.ID = fmt.Sprintf("rec-%06d", f.nextID)
 	}
-	f.recs = append(f.recs, r)
-	sort.SliceStable(f.recs, func(i, j int) bool { return f.recs[i].Started.After(f.recs[j].Started) })
+	// Newest first; insert after any with the same start time.
+	i := sort.Search(len(f.recs), func(i int) bool { return f.recs[i].Started.Before(r.Started) })
+	f.recs = append(f.recs, Recording{})
+	copy(f.recs[i+1:], f.recs[i:])
+	f.recs[i] = r
 	return r.ID
 }
 
@@ -224,15 +227,15 @@ var fakeNotices = map[string][2]string{
 }
 
 // Notice implements Backend.
-func (f *FakeBackend) Notice(lang string) (consent.Notice, error) {
+func (f *FakeBackend) Notice(lang string) (Notice, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.takeFail(); err != nil {
-		return consent.Notice{}, err
+		return Notice{}, err
 	}
 	t, ok := fakeNotices[lang]
 	if !ok {
-		return consent.Notice{}, fmt.Errorf("there is no consent notice in language %q; choose English or Dutch", lang)
+		return Notice{}, fmt.Errorf("there is no consent notice in language %q; choose English or Dutch", lang)
 	}
 	age := f.settings.MinimumAge
 	months := f.settings.RetentionDays / 30
@@ -246,8 +249,8 @@ func (f *FakeBackend) Notice(lang string) (consent.Notice, error) {
 	}
 	body = "# " + t[0] + "\n\n" + body
 	sum := sha256.Sum256([]byte(body))
-	return consent.Notice{NoticeRef: consent.NoticeRef{ID: "assent-call", Version: "1", Lang: lang,
-		SHA256: hex.EncodeToString(sum[:])}, Text: body}, nil
+	return Notice{ID: "assent-call", Version: "1", Lang: lang, SHA256: hex.EncodeToString(sum[:]),
+		Markdown: body, MinimumAge: age}, nil
 }
 
 // NewCall implements Backend.

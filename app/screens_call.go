@@ -305,7 +305,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 	agree.Importance = widget.SuccessImportance
 	decline := widget.NewButtonWithIcon("", theme.CancelIcon(), nil)
 	decline.Importance = widget.DangerImportance
-	var notice consent.Notice
+	var notice Notice
 
 	render := func() {
 		n, err := u.b.Notice(code)
@@ -314,7 +314,13 @@ func (u *UI) showConsent(ids []string, done func()) {
 			return
 		}
 		notice = n
-		title, body := splitTitle(n.Text)
+		if n.MinimumAge > 0 {
+			age = n.MinimumAge
+		}
+		title, body := splitTitle(n.Markdown)
+		if title == "" {
+			title = n.Title
+		}
 		header.SetText(title)
 		rt := widget.NewRichTextFromMarkdown(body)
 		rt.Wrapping = fyne.TextWrapWord

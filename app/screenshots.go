@@ -1,10 +1,13 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -42,6 +45,8 @@ func Screenshots(dir string) error {
 	fb.StartClock()
 	defer fb.StopClock()
 
+	auto := filepath.Join(dir, "automation.json")
+	os.Setenv("ASSENT_AUTOMATION", auto)
 	u, err := New(a, fb, true)
 	if err != nil {
 		return err
@@ -100,8 +105,25 @@ func tour(fb *FakeBackend, u *UI, dir string) error {
 			return shot("new-call")
 		},
 		func() error { tap("ask-consent"); return shot("consent-en") },
-		func() error { tap("age"); tap("agree"); wait(); return shot("consent-nl") },
-		func() error { tap("age"); tap("agree"); time.Sleep(2 * time.Second); return shot("recording") },
+		// The two consents go through the real X server: xdotool clicks
+		// where the automation file says the elements are.
+		func() error {
+			if err := xclick(u.automation, "consent", "age", "agree"); err != nil {
+				return err
+			}
+			wait()
+			return shot("consent-nl")
+		},
+		func() error {
+			if err := xclick(u.automation, "consent", "age", "agree"); err != nil {
+				return err
+			}
+			if err := waitScreen(u.automation, "recording"); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Second)
+			return shot("recording")
+		},
 		func() error {
 			tap("joined")
 			wait()
@@ -160,6 +182,77 @@ func tour(fb *FakeBackend, u *UI, dir string) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("no screenshots taken in %s", dir)
+	}
+	return nil
+}
+
+// readAutomation reads the automation file.
+func readAutomation(file string) (automationState, error) {
+	var st automationState
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(data, &st)
+}
+
+// waitScreen waits until the automation file reports screen.
+func waitScreen(file, screen string) error {
+	var last string
+	for i := 0; i < 50; i++ {
+		if st, err := readAutomation(file); err == nil {
+			if st.Screen == screen {
+				return nil
+			}
+			last = st.Screen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the app did not reach screen %q (it is on %q)", screen, last)
+}
+
+// xclick clicks the named elements of screen with xdotool, at the centres
+// the automation file reports, offset by the window's position on the X screen.
+func xclick(file, screen string, names ...string) error {
+	if err := waitScreen(file, screen); err != nil {
+		return err
+	}
+	out, err := exec.Command("xdotool", "search", "--name", "Assent", "getwindowgeometry", "--shell").Output()
+	if err != nil {
+		return fmt.Errorf("xdotool cannot find the window: %v (install xdotool)", err)
+	}
+	var wx, wy int
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "X="); ok {
+			wx, _ = strconv.Atoi(v)
+		}
+		if v, ok := strings.CutPrefix(line, "Y="); ok {
+			wy, _ = strconv.Atoi(v)
+		}
+	}
+	for _, n := range names {
+		var e automationEl
+		for i := 0; i < 30; i++ {
+			st, err := readAutomation(file)
+			if err == nil && st.Elements[n].W > 0 && st.Elements[n].Visible {
+				e = st.Elements[n]
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if e.W == 0 {
+			return fmt.Errorf("element %q never appeared on screen %q", n, screen)
+		}
+		x, y := strconv.Itoa(wx+e.CX), strconv.Itoa(wy+e.CY)
+		// Move first and let GLFW see the pointer arrive, then click.
+		if out, err := exec.Command("xdotool", "mousemove", x, y).CombinedOutput(); err != nil {
+			return fmt.Errorf("xdotool move to %s: %v: %s", n, err, out)
+		}
+		time.Sleep(250 * time.Millisecond)
+		if out, err := exec.Command("xdotool", "mousedown", "1", "sleep", "0.1", "mouseup", "1").CombinedOutput(); err != nil {
+			return fmt.Errorf("xdotool click on %s: %v: %s", n, err, out)
+		}
+		time.Sleep(400 * time.Millisecond)
 	}
 	return nil
 }

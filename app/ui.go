@@ -105,6 +105,14 @@ func New(a fyne.App, b Backend, live bool) (*UI, error) {
 		u.showHome(0)
 	}
 	u.win.Show()
+	if u.automation != "" && live {
+		// Layout settles after SetContent; keep the file current.
+		go func() {
+			for range time.Tick(300 * time.Millisecond) {
+				fyne.Do(u.writeAutomation)
+			}
+		}()
+	}
 	return u, nil
 }
 
