@@ -136,6 +136,9 @@ func TestNoConsentNoAudio_PropertyRandomSessions(t *testing.T) {
 	key := testKey(t, 7)
 	pub := key.Public().(ed25519.PublicKey)
 	seeds := 2000
+	if raceEnabled {
+		seeds = 1000
+	}
 	if testing.Short() {
 		seeds = 300
 	}
