@@ -33,6 +33,7 @@ type Config struct {
 	Verify    Verifier // consent-record verification; ConsentVerify if nil
 
 	AdminToken      string // bearer token of the admin API (kept only as a hash)
+	AdminTokenHash  string // or: hex SHA-256 of that token (as `assentd serve` keeps it)
 	SubjectSalt     []byte // secret salt for subject (e-mail) hashes; keep it stable
 	EscrowRecipient string // the organisation's age recipient, served to devices
 
@@ -64,8 +65,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Objects is required")
 	case cfg.UploadDir == "":
 		return nil, errors.New("server: Config.UploadDir is required")
-	case len(cfg.AdminToken) < 16:
-		return nil, errors.New("server: the admin token must be at least 16 characters")
+	case len(cfg.AdminToken) < 16 && len(cfg.AdminTokenHash) != 64:
+		return nil, errors.New("server: the admin token must be at least 16 characters (or give its SHA-256 in AdminTokenHash)")
 	case len(cfg.SubjectSalt) < 16:
 		return nil, errors.New("server: the subject salt must be at least 16 bytes")
 	}
@@ -88,6 +89,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics()}
+	if cfg.AdminToken == "" {
+		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
+			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")
+		}
+	}
 	s.cfg.AdminToken = ""
 
 	s.tusStore = filestore.New(cfg.UploadDir)

@@ -1,0 +1,288 @@
+// Command assentd is Assent's sync server: devices upload sealed recordings
+// with their consent records; admins answer data-subject requests.
+//
+//	assentd serve   [flags]   run the server (no flags: SQLite + ./assentd-data on 127.0.0.1:8443)
+//	assentd enroll  [flags]   print a one-time device enrolment code
+//	assentd purge   [flags]   run the retention purge once
+//
+// It is pure Go (CGO_ENABLED=0). It never holds a key that decrypts audio.
+// See docs/operations.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/assent-app/assent/sync/server"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage: assentd <command> [flags]
+
+commands:
+  serve    run the sync server
+  enroll   print a one-time enrolment code for a device
+  purge    delete recordings whose retention ended, once
+
+Run "assentd <command> -h" for the flags of a command.
+`
+
+type common struct {
+	data string
+	dsn  string
+}
+
+func (c *common) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.data, "data", defaultDataDir(), "data directory (SQLite index, objects, uploads, secrets)")
+	fs.StringVar(&c.dsn, "db", os.Getenv("ASSENTD_DB"), "PostgreSQL DSN (postgres://...); empty: SQLite in the data directory")
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("ASSENTD_DATA"); d != "" {
+		return d
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "assentd")
+	}
+	return "assentd-data"
+}
+
+func (c *common) open() (server.Store, error) {
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create the data directory %s: %w", c.data, err)
+	}
+	if c.dsn != "" {
+		return server.OpenPostgres(c.dsn)
+	}
+	return server.OpenSQLite(filepath.Join(c.data, "index.db"))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "enroll", "enrol":
+		return enroll(args[1:], stdout, stderr)
+	case "purge":
+		return purge(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "assentd: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func enroll(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd enroll: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	code, exp, err := server.NewEnrolmentCode(context.Background(), st, time.Now().Add(*ttl))
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd enroll: could not store the code: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, code)
+	fmt.Fprintf(stderr, "One-time enrolment code, valid until %s. Enter it in Assent (Settings → Sync) or: assent devices enrol <server> <code>\n", exp.Format(time.RFC3339))
+	return 0
+}
+
+// secret reads a secret file of the data directory, creating it with gen if absent.
+func secret(path string, gen func() []byte) ([]byte, bool, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), false, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, err
+	}
+	b = gen()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return b, true, err
+}
+
+func randText(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return []byte(base64.RawURLEncoding.EncodeToString(b))
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
+	cert := fs.String("tls-cert", "", "TLS certificate (PEM); with -tls-key serves HTTPS")
+	key := fs.String("tls-key", "", "TLS private key (PEM)")
+	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy only)")
+	retention := fs.Int("retention-months", 36, "default retention of recordings whose record names none")
+	purgeEvery := fs.Duration("purge-interval", time.Hour, "how often the retention purge runs")
+	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
+	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "assentd serve: "+format+"\n", a...)
+		return 1
+	}
+	if (*cert == "") != (*key == "") {
+		return fail("give both -tls-cert and -tls-key, or neither")
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return fail("-addr %q is not host:port: %v", *addr, err)
+	}
+	if ip := net.ParseIP(host); *cert == "" && !*insecure && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+		return fail("refusing plain HTTP on %s: give -tls-cert and -tls-key, or -allow-insecure-http if a TLS proxy is in front", *addr)
+	}
+	if *escrow != "" && !strings.HasPrefix(*escrow, "age1") {
+		return fail("-escrow-recipient must be an age X25519 recipient (age1...)")
+	}
+	st, err := c.open()
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer st.Close()
+
+	cfg := server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(c.data, "objects")}, UploadDir: filepath.Join(c.data, "uploads"),
+		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
+	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
+		return fail("cannot create %s: %v", cfg.UploadDir, err)
+	}
+	if t := os.Getenv("ASSENTD_ADMIN_TOKEN"); t != "" {
+		cfg.AdminToken = t
+	} else {
+		var token []byte
+		h, created, err := secret(filepath.Join(c.data, "admin-token.sha256"), func() []byte {
+			token = randText(24)
+			s := sha256.Sum256(token)
+			return []byte(hex.EncodeToString(s[:]))
+		})
+		if err != nil {
+			return fail("admin token: %v", err)
+		}
+		if created {
+			fmt.Fprintf(stderr, "assentd: generated the admin token (shown once, only its hash is kept in %s):\n%s\n", filepath.Join(c.data, "admin-token.sha256"), token)
+		}
+		cfg.AdminTokenHash = string(h)
+	}
+	if s := os.Getenv("ASSENTD_SUBJECT_SALT"); s != "" {
+		cfg.SubjectSalt = []byte(s)
+	} else {
+		salt, _, err := secret(filepath.Join(c.data, "subject-salt"), func() []byte { return randText(32) })
+		if err != nil {
+			return fail("subject salt: %v", err)
+		}
+		cfg.SubjectSalt = salt
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fail("cannot listen on %s: %v", *addr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go srv.RunPurge(ctx, *purgeEvery)
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() {
+		if *cert != "" {
+			errc <- hs.ServeTLS(ln, *cert, *key)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if *cert != "" {
+		scheme = "https"
+	}
+	log.Info("assentd listening", "url", scheme+"://"+ln.Addr().String(), "data", c.data, "postgres", c.dsn != "")
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fail("%v", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	log.Info("assentd stopped")
+	return 0
+}
+
+func purge(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	srv, err := server.New(server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(c.data, "objects")}, UploadDir: filepath.Join(c.data, "uploads"),
+		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt")})
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
+		return 1
+	}
+	ids, err := srv.Purge(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd purge: %v (purged %d before the error; run it again)\n", err, len(ids))
+		return 1
+	}
+	fmt.Fprintf(stdout, "purged %d recordings\n", len(ids))
+	return 0
+}
