@@ -27,6 +27,12 @@ func TestDocExampleVerifies(t *testing.T) {
 	if !p.Final || len(p.Spans) != 1 || p.Spans[0].To != 90*48000 || len(p.Spans[0].Participants) != 2 {
 		t.Fatalf("example proof %+v", p)
 	}
+	set := testSet(t)
+	for _, nt := range p.Record.Notice.Texts {
+		if n := set.Texts[nt.Lang]; n == nil || n.SHA256 != nt.SHA256 {
+			t.Errorf("example's %s notice hash is not the shipped text's; regenerate the example", nt.Lang)
+		}
+	}
 	rc, err := Receipt(p.Record, "p1")
 	if err != nil || !strings.Contains(rc, "0:00:00 – 0:01:30") {
 		t.Fatalf("receipt %v\n%s", err, rc)

@@ -42,7 +42,9 @@ type OrgParams struct {
 	Jurisdiction         string // legal system of the controller, e.g. "EU" or "NL"
 }
 
-// WithDefaults returns p with empty optional fields set to Assent's defaults.
+// WithDefaults returns p with empty optional fields set to Assent's defaults
+// (free-text defaults in English; notices render them in their own language).
+// Like released notice files, the default texts are never edited.
 func (p OrgParams) WithDefaults() OrgParams {
 	if p.RetentionMonths == 0 {
 		p.RetentionMonths = DefaultRetentionMonths
@@ -66,6 +68,36 @@ func (p OrgParams) WithDefaults() OrgParams {
 		p.Jurisdiction = "EU"
 	}
 	return p
+}
+
+// localDefaults are the free-text defaults in the notice's language. They
+// are part of the rendered, hashed text: like released notice files, they are
+// never edited (Library.Check of old records would fail); %s is
+// the controller.
+var localDefaults = map[string][4]string{ // processor, storage, transfer, authority
+	"nl": {"niemand anders: %s gebruikt Assent zelf", "versleuteld op de computer van de host en op de eigen server van %s",
+		"geen: de opname verlaat de landen waarin %s actief is niet", "de gegevensbeschermingsautoriteit van het land waar u woont of werkt"},
+	"de": {"niemand sonst: %s betreibt Assent selbst", "verschlüsselt auf dem Computer des Gastgebers und auf dem eigenen Server von %s",
+		"keine: die Aufnahme verlässt die Länder, in denen %s tätig ist, nicht", "die Datenschutzaufsichtsbehörde des Landes, in dem Sie wohnen oder arbeiten"},
+	"fr": {"personne d'autre : %s exploite Assent lui-même", "chiffré sur l'ordinateur de l'hôte et sur le propre serveur de %s",
+		"aucun : l'enregistrement ne quitte pas les pays où %s exerce ses activités", "l'autorité de protection des données du pays où vous vivez ou travaillez"},
+}
+
+// localized fills empty free-text fields with defaults in lang (English
+// where Assent has no translation), then the remaining defaults.
+func (p OrgParams) localized(lang string) OrgParams {
+	if d, ok := localDefaults[lang]; ok {
+		for i, f := range []*string{&p.Processor, &p.StorageLocation, &p.Transfer, &p.SupervisoryAuthority} {
+			if *f == "" {
+				if i < 3 {
+					*f = fmt.Sprintf(d[i], p.Controller)
+				} else {
+					*f = d[i]
+				}
+			}
+		}
+	}
+	return p.WithDefaults()
 }
 
 // Validate reports the first problem of p (after defaults) with what to fix.
@@ -214,8 +246,7 @@ func (l *Library) Render(id, version, lang string, org OrgParams) (*Notice, erro
 	if err != nil {
 		return nil, err
 	}
-	org = org.WithDefaults()
-	if err := org.Validate(); err != nil {
+	if err := org.WithDefaults().Validate(); err != nil {
 		return nil, err
 	}
 	return render(t, id, version, lang, org)
@@ -238,7 +269,7 @@ func render(t fs.FS, id, version, lang string, org OrgParams) (*Notice, error) {
 		return nil, fmt.Errorf("%w: notice template %s: %v", ErrNoNotice, name, err)
 	}
 	var b bytes.Buffer
-	if err := tpl.Execute(&b, org); err != nil {
+	if err := tpl.Execute(&b, org.localized(lang)); err != nil {
 		return nil, fmt.Errorf("%w: notice template %s: %v; it may only use the fields of OrgParams", ErrNoNotice, name, err)
 	}
 	text := b.String()
@@ -255,15 +286,14 @@ func (l *Library) RenderSet(id, version string, org OrgParams) (*NoticeSet, erro
 	if err != nil {
 		return nil, err
 	}
-	org = org.WithDefaults()
-	if err := org.Validate(); err != nil {
+	if err := org.WithDefaults().Validate(); err != nil {
 		return nil, err
 	}
 	ents, err := fs.ReadDir(t, path.Join(id, version))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading notice %s version %s: %v", ErrNoNotice, id, version, err)
 	}
-	set := &NoticeSet{ID: id, Version: version, Org: org, Texts: map[string]*Notice{}}
+	set := &NoticeSet{ID: id, Version: version, Org: org.WithDefaults(), Texts: map[string]*Notice{}}
 	for _, e := range ents {
 		lang, ok := strings.CutSuffix(e.Name(), ".md")
 		if e.IsDir() || !ok || !langRe.MatchString(lang) {

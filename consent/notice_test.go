@@ -170,3 +170,29 @@ func TestReceiptTranslationsComplete(t *testing.T) {
 		}
 	}
 }
+
+// Defaults the organisation did not override are said in the notice's
+// language, not in English.
+func TestNoticeDefaultsInNoticeLanguage(t *testing.T) {
+	set, err := NewLibrary(assets.Notices()).RenderSet(DefaultNoticeID, "1", testOrg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string]string{
+		"en": "no one else: Acme Sales B.V. runs Assent itself",
+		"nl": "niemand anders: Acme Sales B.V. gebruikt Assent zelf",
+		"de": "niemand sonst: Acme Sales B.V. betreibt Assent selbst",
+		"fr": "personne d'autre : Acme Sales B.V. exploite Assent lui-même",
+	} {
+		txt := set.Texts[lang].Text
+		if !strings.Contains(txt, want) {
+			t.Errorf("%s notice lacks %q", lang, want)
+		}
+		if lang != "en" && strings.Contains(txt, "no one else") {
+			t.Errorf("%s notice has English defaults", lang)
+		}
+	}
+	if set.Org.RetentionMonths != 36 || set.Org.MinAge != 16 {
+		t.Fatalf("set org defaults %+v", set.Org)
+	}
+}
