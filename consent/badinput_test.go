@@ -7,7 +7,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 // rechain recomputes every hash of r and signs it with key, as an attacker
@@ -347,5 +346,4 @@ func TestBadInputGetsClearError_SessionMisuse(t *testing.T) {
 	if _, err := NewSession(Config{RecordingID: "../x", Notices: testSet(t), Signer: key}); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("bad recording id: %v", err)
 	}
-	_ = time.Now
 }

@@ -3,7 +3,6 @@ package consent
 import (
 	"crypto/ed25519"
 	"encoding/base64"
-	"math/rand"
 	"testing"
 	"time"
 
@@ -87,7 +86,5 @@ func happy(t testing.TB, key ed25519.PrivateKey, recID string) (*Session, []byte
 	}
 	return s, b
 }
-
-var _ = rand.New
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
