@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/assent-app/assent/assets"
 )
@@ -96,6 +97,10 @@ func (u *UI) automationSnapshot() automationState {
 		s := o.Size()
 		e := automationEl{X: int(p.X * scale), Y: int(p.Y * scale), W: int(s.Width * scale), H: int(s.Height * scale), Visible: o.Visible()}
 		e.CX, e.CY = e.X+e.W/2, e.Y+e.H/2
+		if _, ok := o.(*widget.Check); ok {
+			// A check reacts only on its box and label, not the stretched space.
+			e.CX = e.X + int(o.MinSize().Width*scale)/2
+		}
 		st.Elements[k] = e
 	}
 	return st
