@@ -51,14 +51,14 @@ func checkID(id string) error {
 	return nil
 }
 
-func validIDChar(c byte) bool {
+var idChars = func() (t [256]bool) {
 	for i := 0; i < len(idAlphabet); i++ {
-		if idAlphabet[i] == c {
-			return true
-		}
+		t[idAlphabet[i]] = true
 	}
-	return false
-}
+	return
+}()
+
+func validIDChar(c byte) bool { return idChars[c] }
 
 func clip(s string) string {
 	if len(s) > 40 {

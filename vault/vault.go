@@ -162,13 +162,17 @@ func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byt
 		dirty = true
 	}
 	recs := filepath.Join(v.root, recordingsDir)
-	ents, err := os.ReadDir(recs)
+	d, err := os.Open(recs)
+	var names []string
+	if err == nil {
+		names, err = d.Readdirnames(-1) // unsorted, no stat: fast for 10,000
+		d.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("vault: cannot read %s: %w", recs, err)
 	}
-	onDisk := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		name := e.Name()
+	onDisk := make(map[string]bool, len(names))
+	for _, name := range names {
 		if strings.HasSuffix(name, deletingSuffix) {
 			// A delete was interrupted: finish it.
 			if err := os.RemoveAll(filepath.Join(recs, name)); err != nil {
@@ -176,7 +180,7 @@ func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byt
 			}
 			continue
 		}
-		if !e.IsDir() || checkID(name) != nil {
+		if checkID(name) != nil {
 			continue
 		}
 		onDisk[name] = true
