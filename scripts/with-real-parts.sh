@@ -89,12 +89,17 @@ if has pg; then
 fi
 
 if has keyring && command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+  # The daemon gets no DISPLAY: a prompt would hang a test; without a display it fails fast.
+  # At the end only OUR daemons are stopped (found by their XDG_RUNTIME_DIR): parallel
+  # runs on the same machine must not kill each other's keyrings.
   dbus-run-session -- bash -c '
-    echo -n assent-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+    echo -n assent-test | env -u DISPLAY gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
     export ASSENT_TEST_KEYRING=1
     echo "with-real-parts: gnome-keyring Secret Service on the session bus" >&2
     "$@"; rc=$?
-    kill $(pgrep -u "$(id -u)" -f "gnome-keyring-daemon --unlock" -n) 2>/dev/null
+    for pid in $(pgrep -u "$(id -u)" gnome-keyring-d); do
+      grep -qz "^XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR\$" /proc/$pid/environ 2>/dev/null && kill "$pid" 2>/dev/null
+    done
     exit $rc' bash "$@"
   exit $?
 fi
