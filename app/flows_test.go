@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -460,5 +461,32 @@ func TestAutomationFileListsElements(t *testing.T) {
 	a, ok := st.Elements["agree"]
 	if !ok || a.W <= 0 || a.H <= 0 || a.CX <= a.X || a.CY <= a.Y {
 		t.Fatalf("agree element %+v", a)
+	}
+}
+
+// The consent screen works with the keyboard alone: focus starts on the age
+// confirmation, Space ticks it, Tab moves to "I agree", Space agrees.
+func TestConsentKeyboardOperable(t *testing.T) {
+	u, fb := newTestUI(t, true)
+	startCall(t, u, "Alice")
+	c := u.win.Canvas()
+	if c.Focused() != el[*widget.Check](t, u, "age") {
+		t.Fatalf("focus starts on %T, want the age confirmation", c.Focused())
+	}
+	c.Focused().TypedRune(' ')
+	if !el[*widget.Check](t, u, "age").Checked {
+		t.Fatal("Space did not tick the age confirmation")
+	}
+	c.FocusNext()
+	if c.Focused() != el[*widget.Button](t, u, "agree") {
+		t.Fatalf("Tab moved focus to %T, want I agree", c.Focused())
+	}
+	c.Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
+	if u.screen != "recording" {
+		t.Fatalf("Space on I agree: screen %q", u.screen)
+	}
+	ticks(fb, 5)
+	if u.call.State().Recorded != 5*BufferDuration {
+		t.Fatal("not recording after keyboard consent")
 	}
 }
