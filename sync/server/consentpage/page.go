@@ -318,7 +318,7 @@ button:focus-visible,a:focus-visible,input:focus-visible{outline:3px solid var(-
 .status.stopped{color:var(--warn)}
 .error{border-left:4px solid var(--warn);padding:.5rem .8rem;margin:0 0 1rem;background:color-mix(in srgb,var(--warn) 10%,transparent)}
 footer{color:var(--muted);font-size:.85rem;padding:.5rem 0 2rem}
-details summary{cursor:pointer;color:var(--accent);font-weight:600}
+form.answer{border-top:1px solid var(--line);margin-top:1.2rem;padding-top:1rem}
 `
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
@@ -337,7 +337,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <span class="org">{{if .Controller}}{{.Controller}} · {{end}}{{.Title}}</span>
 {{if gt (len .Langs) 1}}<nav aria-label="{{call .W "langs"}}"><ul>{{range .Langs}}<li><a href="?lang={{.Code}}" hreflang="{{.Code}}" lang="{{.Code}}"{{if .Current}} aria-current="true"{{end}}>{{.Name}}</a></li>{{end}}</ul></nav>{{end}}
 </header>
-{{if .Error}}<div class="error" role="alert">{{.Error}}</div>{{end}}
+{{if and .Error (ne .State "form")}}<div class="error" role="alert">{{.Error}}</div>{{end}}
 {{if eq .State "given"}}
 <section class="card" aria-live="polite">
 <p class="status ok">{{call .W "given"}}</p>
@@ -360,7 +360,8 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{if .For}}<p class="who">{{call .W "for"}}: <strong>{{.For}}</strong></p>{{end}}
 {{.Notice}}
 {{if eq .State "form"}}
-<form method="post" action="{{.Action}}">
+<form class="answer" id="answer" method="post" action="{{.Action}}#answer">
+{{if .Error}}<div class="error" role="alert">{{.Error}}</div>{{end}}
 <input type="hidden" name="lang" value="{{.Lang}}">
 <input type="hidden" name="notice" value="{{.NoticeSHA}}">
 {{if .AskName}}<label for="name">{{call .W "name"}}</label>
