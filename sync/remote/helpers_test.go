@@ -30,16 +30,25 @@ type memStore struct {
 	records [][]byte
 }
 
-func (s *memStore) WritePage(p []byte) error { s.mu.Lock(); s.pages.Write(p); s.mu.Unlock(); return nil }
-func (s *memStore) Seal() error              { return nil }
-func (s *memStore) Close() error             { return nil }
+func (s *memStore) WritePage(p []byte) error {
+	s.mu.Lock()
+	s.pages.Write(p)
+	s.mu.Unlock()
+	return nil
+}
+func (s *memStore) Seal() error  { return nil }
+func (s *memStore) Close() error { return nil }
 func (s *memStore) SetRecord(b []byte) error {
 	s.mu.Lock()
 	s.records = append(s.records, append([]byte(nil), b...))
 	s.mu.Unlock()
 	return nil
 }
-func (s *memStore) last() []byte { s.mu.Lock(); defer s.mu.Unlock(); return s.records[len(s.records)-1] }
+func (s *memStore) last() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.records[len(s.records)-1]
+}
 
 // slowSource paces speech-like audio at about 10× real time.
 type slowSource struct{ *audio.PCMSource }
