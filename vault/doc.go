@@ -14,7 +14,8 @@
 // that says what is missing and how to fix it. There is no fallback: the
 // vault never writes a secret key, or audio, in plaintext. [Vault.KeyExport]
 // writes the identity in the standard age key format for backups; with it the
-// stock `age -d -i key.txt seg-000001.age` decrypts any segment.
+// stock `age -d -i key.txt seg-000001.age` decrypts any segment, and
+// [RestoreKey] puts it back into a keyring that lost it.
 //
 // Recording. [Vault.Create] returns a [*SegmentWriter], which implements the
 // audio.SegmentSink contract of docs/design.md: WritePage streams complete
@@ -27,12 +28,15 @@
 //
 // Recovery. [Open] finds recordings a crash left in progress, removes their
 // unsealed .part file, keeps every sealed segment, marks them recovered and
-// lets the caller close their consent record through [Options].Recover.
+// lets the caller close their consent record through [Options].Recover. A
+// recording another process is still writing (its writer.lock is held) is
+// left alone.
 //
 // Library. [Vault.List], [Vault.Get], [Vault.OpenStream] (the decrypted
 // concatenated Ogg Opus stream), [Vault.Export], [Vault.Delete] (with
 // deletion tombstones for synced recordings, see
-// [Vault.PendingDeletions]), sync-state setters for the sync client and
+// [Vault.PendingDeletions]), what the sync client needs ([Vault.Unsynced],
+// [Vault.Segments], [Vault.MarkSynced], [Vault.SetSyncState]) and
 // [Vault.Retention], which never deletes a recording that was not synced.
 //
 // The vault never logs audio, keys, titles or participants.

@@ -298,10 +298,15 @@ func exportFile(path string, r io.Reader) error {
 	}
 	if err == nil {
 		err = os.Link(tmp, path) // fails instead of overwriting
-		os.Remove(tmp)
-	} else {
-		os.Remove(tmp)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			// No hard links (e.g. a FAT-formatted USB stick): the name was
+			// checked to be free before the export started.
+			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
+				err = os.Rename(tmp, path)
+			}
+		}
 	}
+	os.Remove(tmp)
 	if err != nil {
 		return fmt.Errorf("vault: export %s: %w", filepath.Base(path), diskErr("export", err))
 	}
