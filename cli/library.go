@@ -24,6 +24,16 @@ func init() {
 	commands["key"] = command{"back up the device key (age identity)", "assent key export [--out FILE]", cmdKey}
 }
 
+// openRecording opens the workspace and finds one recording in it.
+func openRecording(e *env, id string) (*session, vault.Summary, int) {
+	ws, code := open(e)
+	if code >= 0 {
+		return nil, vault.Summary{}, code
+	}
+	s, code := lookup(e, ws, id)
+	return ws, s, code
+}
+
 // lookup finds a recording by id or unique id prefix.
 func lookup(e *env, ws *session, id string) (vault.Summary, int) {
 	if id == "" {
@@ -87,11 +97,7 @@ func cmdPlay(e *env, args []string) int {
 	if c := parse(fs, args); c >= 0 {
 		return c
 	}
-	ws, code := open(e)
-	if code >= 0 {
-		return code
-	}
-	s, code := lookup(e, ws, fs.Arg(0))
+	ws, s, code := openRecording(e, fs.Arg(0))
 	if code >= 0 {
 		return code
 	}
@@ -124,11 +130,7 @@ func cmdExport(e *env, args []string) int {
 	if *out == "" {
 		return fail(e, ExitUsage, "say where to export with --out DIR")
 	}
-	ws, code := open(e)
-	if code >= 0 {
-		return code
-	}
-	s, code := lookup(e, ws, fs.Arg(0))
+	ws, s, code := openRecording(e, fs.Arg(0))
 	if code >= 0 {
 		return code
 	}
@@ -149,11 +151,7 @@ func cmdDelete(e *env, args []string) int {
 	if c := parse(fs, args); c >= 0 {
 		return c
 	}
-	ws, code := open(e)
-	if code >= 0 {
-		return code
-	}
-	s, code := lookup(e, ws, fs.Arg(0))
+	ws, s, code := openRecording(e, fs.Arg(0))
 	if code >= 0 {
 		return code
 	}
