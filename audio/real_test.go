@@ -192,7 +192,16 @@ func parecord(t *testing.T) (stop func() []float32) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// parec connects after a moment; wait until the monitor's (silent)
+	// stream is actually arriving, so nothing played next is missed.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := f.Stat(); err == nil && st.Size() >= 4800 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("parec delivered nothing within 10 s")
+		}
+	}
 	return func() []float32 {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
