@@ -502,9 +502,12 @@ func (c *Client) uploadSegment(ctx context.Context, rec string, idx int, path st
 	return c.uploaded(idx, st)
 }
 
+// uploaded forgets the finished upload. The state is not rewritten now (it
+// costs an fsync per segment): a stale entry only costs one HEAD and one
+// status request after a restart, and the next create or pass rewrites it.
 func (c *Client) uploaded(idx int, st *outboxState) error {
 	delete(st.Uploads, idx)
-	return c.saveState(*st)
+	return nil
 }
 
 // ---- enrolment ----------------------------------------------------------------------

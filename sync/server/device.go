@@ -533,38 +533,49 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 	if err != nil {
 		return tusProblem(http.StatusBadRequest, "bad-upload-metadata", "Invalid upload metadata", err.Error())
 	}
+	// Hash the received bytes first; only a matching segment reaches object storage.
 	rc, err := up.GetReader(ctx)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
 	h := sha256.New()
-	key := segKey(meta.Recording, meta.Index)
-	tmp := key + ".incoming-" + uploadID
-	n, err := s.cfg.Objects.Put(ctx, tmp, io.TeeReader(rc, h))
+	n, err := io.Copy(h, rc)
+	rc.Close()
 	if err != nil {
-		s.cfg.Objects.DeletePrefix(ctx, tmp)
 		return err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	terminate := func() { s.tusStore.AsTerminatableUpload(up).Terminate(context.WithoutCancel(ctx)) }
 	if sum != meta.SHA256 || n != info.Size {
-		s.cfg.Objects.DeletePrefix(ctx, tmp)
 		terminate()
 		s.metrics.segmentsRejected.Add(1)
 		return tusProblem(http.StatusUnprocessableEntity, "checksum-mismatch", "Segment checksum mismatch",
 			fmt.Sprintf("The received %d bytes hash to %s, the upload metadata says %s; the segment was discarded. Upload it again from its sealed file.", n, sum, meta.SHA256))
 	}
-	// Move into place by copying (object stores have no rename); segments are small.
-	src, err := s.cfg.Objects.Get(ctx, tmp)
+	if have, err := s.cfg.Store.Segments(ctx, meta.Recording); err == nil {
+		for _, sg := range have {
+			if sg.Index == meta.Index && sg.SHA256 != sum {
+				terminate()
+				return tusProblem(http.StatusConflict, "segment-exists", "Segment already stored with other content", fmt.Sprintf("Segment %d of this recording is already stored with a different SHA-256; segments never change once sealed.", meta.Index))
+			}
+		}
+	}
+	rc, err = up.GetReader(ctx)
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Objects.Put(ctx, key, src)
-	src.Close()
-	s.cfg.Objects.DeletePrefix(ctx, tmp)
+	// The object is written from a second read and checked again, so what is
+	// stored is exactly what was verified.
+	h2 := sha256.New()
+	key := segKey(meta.Recording, meta.Index)
+	_, err = s.cfg.Objects.Put(ctx, key, io.TeeReader(rc, h2))
+	rc.Close()
 	if err != nil {
 		return err
+	}
+	if hex.EncodeToString(h2.Sum(nil)) != sum {
+		s.cfg.Objects.DeletePrefix(ctx, key)
+		return fmt.Errorf("upload %s changed while it was stored", uploadID)
 	}
 	err = s.cfg.Store.PutSegment(ctx, Segment{RecordingID: meta.Recording, Index: meta.Index, Size: n, SHA256: sum})
 	if errors.Is(err, ErrExists) {
