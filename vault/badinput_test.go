@@ -305,3 +305,24 @@ func TestRestoreKeyFromExport(t *testing.T) {
 		t.Fatalf("old signing key not kept for verification: %v", v2.cfg.PreviousSigningKeys)
 	}
 }
+
+// A damaged tombstone file: the sync client gets a clear error, and deleting
+// a synced recording refuses rather than losing the server deletion.
+func TestBadInputGetsClearError_CorruptDeletions(t *testing.T) {
+	root := t.TempDir()
+	v, _ := openVault(t, root, newMemStore())
+	w, _ := v.Create(NewRecording{Title: "t"})
+	w.Close()
+	v.MarkSynced(w.ID())
+	os.WriteFile(filepath.Join(root, deletionsFile), []byte("{garbage"), 0o600)
+	_, err := v.PendingDeletions()
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("PendingDeletions: %v", err)
+	}
+	wantErrText(t, err, "deletions.json", "by hand")
+	err = v.Delete(w.ID())
+	wantErrText(t, err, "nothing was deleted")
+	if _, err := os.Stat(filepath.Join(root, recordingsDir, w.ID())); err != nil {
+		t.Fatal("files removed although the server deletion could not be queued")
+	}
+}

@@ -464,7 +464,7 @@ func (v *Vault) remove(id string, tombstone bool) error {
 	if tombstone && s.Sync != SyncLocal {
 		t, err := v.readDeletionsLocked()
 		if err != nil {
-			return err
+			return fmt.Errorf("vault: cannot queue the server deletion of %s, so nothing was deleted: %w", id, err)
 		}
 		t = append(t, Tombstone{ID: id, Deleted: time.Now().UTC()})
 		if err := v.writeDeletionsLocked(t); err != nil {
