@@ -490,3 +490,20 @@ func TestConsentKeyboardOperable(t *testing.T) {
 		t.Fatal("not recording after keyboard consent")
 	}
 }
+
+// Closing the window mid-call asks first, then stops (seals) the recording.
+func TestNothingLost_ClosingTheWindowStopsAndSaves(t *testing.T) {
+	u, fb := newTestUI(t, true)
+	startCall(t, u, "Alice")
+	agree(t, u)
+	ticks(fb, 10)
+	u.onClose()
+	if !strings.Contains(overlayText(u), "stop recording and quit") {
+		t.Fatalf("close during a call: dialog %q", overlayText(u))
+	}
+	tapOverlayButton(t, u, "Yes")
+	recs, _ := fb.Recordings()
+	if len(recs) != 1 || recs[0].Duration != 10*BufferDuration {
+		t.Fatalf("after close: %+v", recs)
+	}
+}

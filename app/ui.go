@@ -98,6 +98,7 @@ func New(a fyne.App, b Backend, live bool) (*UI, error) {
 		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
 	}
+	u.win.SetCloseIntercept(u.onClose)
 	u.setupTray()
 	if !a.Preferences().Bool(prefFirstRunDone) || !allOK(b.Checks()) {
 		u.showFirstRun()
@@ -458,3 +459,24 @@ func langOptions(codes []string) ([]string, map[string]string) {
 }
 
 func nonEmpty(s string) bool { return strings.TrimSpace(s) != "" }
+
+// onClose runs when the window is closed: a call in progress is stopped
+// (and sealed by the backend) first, after the host confirmed.
+func (u *UI) onClose() {
+	if u.call == nil || u.call.State().Phase == PhaseEnded {
+		u.win.Close()
+		return
+	}
+	dialog.ShowConfirm(lang.L("Stop recording and quit?"),
+		lang.L("The recording so far is saved with its consent record."), func(ok bool) {
+			if !ok {
+				return
+			}
+			if err := u.call.Stop(); err != nil {
+				u.showErr(err)
+				return
+			}
+			u.call = nil
+			u.win.Close()
+		}, u.win)
+}
