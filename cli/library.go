@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/assent-app/assent/audio"
+	"github.com/assent-app/assent/internal/config"
 	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/vault"
 )
@@ -21,7 +22,7 @@ func init() {
 	commands["play"] = command{"play a recording", "assent play ID", cmdPlay}
 	commands["export"] = command{"export a recording (decrypted audio, consent record, receipts)", "assent export ID --out DIR", cmdExport}
 	commands["delete"] = command{"delete a recording here and, once synced, on the server", "assent delete [--yes] ID", cmdDelete}
-	commands["key"] = command{"back up the device key (age identity)", "assent key export [--out FILE]", cmdKey}
+	commands["key"] = command{"back up or restore the device key (age identity)", "assent key export [--out FILE] | assent key import FILE", cmdKey}
 }
 
 // openRecording opens the workspace and finds one recording in it.
@@ -179,6 +180,22 @@ func cmdDelete(e *env, args []string) int {
 }
 
 func cmdKey(e *env, args []string) int {
+	if len(args) == 2 && args[0] == "import" {
+		f, err := os.Open(args[1])
+		if err != nil {
+			return fail(e, ExitFailed, "cannot read the key file: %v", err)
+		}
+		defer f.Close()
+		if err := vault.RestoreKey(config.VaultDir(), nil, f); err != nil {
+			var ke *vault.KeyringError
+			if errors.As(err, &ke) {
+				return fail(e, ExitKeyring, "%v", err)
+			}
+			return fail(e, ExitFailed, "%v", err)
+		}
+		fmt.Fprintln(e.stdout, "The device key is back in the keyring; recordings can be played and exported again.")
+		return ExitOK
+	}
 	if len(args) == 0 || args[0] != "export" {
 		return fail(e, ExitUsage, "usage: %s", commands["key"].usage)
 	}

@@ -185,6 +185,12 @@ func (c *Call) Stop() (consent.State, error) {
 				firstErr = err
 			}
 		}
+		// The final record is stored before the pipeline closes the sink, so
+		// a recording never looks finished (to sync) with a non-final record.
+		// The gate is closed now: the offset it records cannot grow.
+		if err := c.saveLocked(); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
 	c.mu.Unlock()
 	c.pipe.Stop()
