@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/sync/server"
+	"github.com/assent-app/assent/sync/server/consentpage"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -162,6 +163,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	purgeEvery := fs.Duration("purge-interval", time.Hour, "how often the retention purge runs")
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
+	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -224,6 +226,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	pages, err := consentpage.New(consentpage.Config{Auth: consentpage.BearerAuth(func(ctx context.Context, tokenHash string) (string, error) {
+		d, err := st.DeviceByToken(ctx, tokenHash)
+		return d.ID, err
+	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log})
+	if err != nil {
+		return fail("remote consent pages: %v", err)
+	}
+	pages.Register(srv)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail("cannot listen on %s: %v", *addr, err)
@@ -231,6 +241,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go srv.RunPurge(ctx, *purgeEvery)
+	go pages.Run(ctx)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() {
