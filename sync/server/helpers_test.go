@@ -34,11 +34,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := OpenSQLite(filepath.Join(dir, "index.db"))
+	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessWith(t, st)
+}
+
+func newHarnessWith(t *testing.T, st Store) *harness {
+	t.Helper()
+	dir := t.TempDir()
 	h := &harness{t: t, st: st, dir: dir, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	srv, err := New(Config{
 		Store: st, Objects: LocalObjects{Dir: filepath.Join(dir, "objects")}, UploadDir: filepath.Join(dir, "uploads"),

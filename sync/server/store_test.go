@@ -204,3 +204,24 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 }
+
+// TestEndToEndPostgres runs the device and admin flows on PostgreSQL.
+func TestEndToEndPostgres(t *testing.T) {
+	dsn := testenv.RequirePostgres(t)
+	h := newHarnessWith(t, freshPostgres(t, dsn))
+	d := h.enrol(1)
+	h.fullRecording(d, "rec-1", 2, "ann@example.com")
+	h.fullRecording(d, "rec-2", 1, "bob@example.com")
+	resp, body := h.do("POST", "/v1/admin/subjects/erase", testAdmin, map[string]string{"email": "ann@example.com"})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "rec-1") {
+		t.Fatalf("erase on PostgreSQL: %d %s", resp.StatusCode, body)
+	}
+	assertGone(t, h, "rec-1")
+	if _, err := h.st.Recording(t.Context(), "rec-2"); err != nil {
+		t.Fatal(err)
+	}
+	h.now = h.now.AddDate(4, 0, 0)
+	if ids, err := h.srv.Purge(t.Context()); err != nil || len(ids) != 1 || ids[0] != "rec-2" {
+		t.Fatalf("purge on PostgreSQL: %v %v", ids, err)
+	}
+}
