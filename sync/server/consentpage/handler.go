@@ -353,7 +353,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, device string) 
 func nonce() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b) // no "+" or "/": html/template leaves it as is
 }
 
 // securityHeaders sets the page's strict policy: nothing but our own inline
@@ -528,10 +528,12 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	if h.limited(w, r, h.tokLim, "tok:"+hashToken(token)) {
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	formErr := r.ParseForm()
 	v := h.look(token)
 	lang := "en"
 	if v.found {
-		lang = pickLang(v.l.langs, r.FormValue("lang"), r.Header.Get("Accept-Language"), v.slotLang)
+		lang = pickLang(v.l.langs, r.PostForm.Get("lang"), r.Header.Get("Accept-Language"), v.slotLang)
 	}
 	if !v.found || v.ended {
 		h.render(w, r, statusOf(v), v, lang, nil, "")
@@ -541,8 +543,7 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusForbidden, v, lang, nil, word(lang, "bad")+"cross-site form posts are refused.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
+	if formErr != nil {
 		h.render(w, r, http.StatusBadRequest, v, lang, nil, word(lang, "bad")+"the form could not be read.")
 		return
 	}
@@ -615,4 +616,22 @@ func (h *Handler) apply(v view, token string, f Form) (int, string, string) {
 		return http.StatusSeeOther, "", "/c/" + newToken
 	}
 	return http.StatusSeeOther, "", "/c/" + token
+}
+
+// BearerAuth authenticates devices by their bearer token: lookup gets the
+// hex SHA-256 of the token and returns the device id, or an error that
+// errors.Is notFound for an unknown token. assentd passes its Store's
+// DeviceByToken, so remote consent uses the same device tokens as /v1.
+func BearerAuth(lookup func(ctx context.Context, tokenHash string) (string, error), notFound error) DeviceAuth {
+	return func(r *http.Request) (string, error) {
+		a := r.Header.Get("Authorization")
+		if len(a) <= 7 || !strings.EqualFold(a[:7], "bearer ") || strings.TrimSpace(a[7:]) == "" {
+			return "", ErrUnauthenticated
+		}
+		id, err := lookup(r.Context(), hashToken(strings.TrimSpace(a[7:])))
+		if errors.Is(err, notFound) {
+			return "", ErrUnauthenticated
+		}
+		return id, err
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -499,6 +500,44 @@ func TestTooManyLinks(t *testing.T) {
 	resp := e.do("POST", "/v1/consent-links", "dev-a-token", strings.NewReader(string(b)))
 	got := wantStatus(t, resp, http.StatusServiceUnavailable)
 	if resp.Header.Get("Retry-After") == "" || !strings.Contains(got, "close links of ended calls") {
+		t.Fatal(got)
+	}
+}
+
+func TestBearerAuth(t *testing.T) {
+	notFound := errors.New("not found")
+	broken := errors.New("db down")
+	auth := BearerAuth(func(_ context.Context, h string) (string, error) {
+		switch h {
+		case hashToken("good"):
+			return "dev-1", nil
+		case hashToken("boom"):
+			return "", broken
+		}
+		return "", notFound
+	}, notFound)
+	for hdr, want := range map[string]error{"": ErrUnauthenticated, "Bearer ": ErrUnauthenticated, "Basic good": ErrUnauthenticated,
+		"Bearer bad": ErrUnauthenticated, "bearer good": nil, "Bearer boom": broken} {
+		r, _ := http.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", hdr)
+		id, err := auth(r)
+		if !errors.Is(err, want) || (want == nil && id != "dev-1") {
+			t.Errorf("%q: %q %v, want %v", hdr, id, err, want)
+		}
+	}
+	// A failing store is a 500, not a 401.
+	e := newEnv(t, func(c *Config) { c.Auth = auth })
+	b, _ := json.Marshal(e.request(nil, 1))
+	wantStatus(t, e.do("POST", "/v1/consent-links", "boom", strings.NewReader(string(b))), 500)
+	wantStatus(t, e.do("POST", "/v1/consent-links", "good", strings.NewReader(string(b))), 201)
+}
+
+func TestBadInputGetsClearError_OversizedForm(t *testing.T) {
+	e := newEnv(t, nil)
+	lr := e.create(e.request([]Slot{{Ref: "bob", Name: "Bob", Lang: "en"}}, 0))
+	big := "decision=given&age=yes&lang=en&name=" + strings.Repeat("x", 20<<10)
+	got := wantStatus(t, e.do("POST", path(t, lr.Slots[0].URL), "", strings.NewReader(big), "Content-Type", "application/x-www-form-urlencoded"), 400)
+	if !strings.Contains(got, "could not be read") || len(e.answers(lr.ID)) != 0 {
 		t.Fatal(got)
 	}
 }
