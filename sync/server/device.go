@@ -639,3 +639,28 @@ func (s *Server) audit(ctx context.Context, actor, action, subject, detail strin
 		s.log.Error("writing the audit log failed", "action", action, "err", err.Error())
 	}
 }
+
+// ownUpload lets a device reach (HEAD, PATCH, DELETE) only its own tus uploads.
+func (s *Server) ownUpload(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := strings.TrimPrefix(r.URL.Path, "/v1/uploads/")
+		if r.Method != http.MethodPost && r.Method != http.MethodOptions && id != "" {
+			d := r.Context().Value(deviceKey).(Device)
+			up, err := s.tusStore.GetUpload(r.Context(), id)
+			var info tusd.FileInfo
+			if err == nil {
+				info, err = up.GetInfo(r.Context())
+			}
+			if err != nil || info.MetaData["device"] != d.ID {
+				w.Header().Set("Tus-Resumable", "1.0.0")
+				if r.Method == http.MethodHead {
+					w.WriteHeader(http.StatusNotFound)
+					return
+				}
+				problem(w, http.StatusNotFound, "no-upload", "No such upload", "This device has no upload with this id; create a new one with POST /v1/uploads/.")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -132,7 +132,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /v1/recordings/{id}", s.device(s.deleteOwn))
 	m.HandleFunc("GET /v1/recordings/{id}/segments/{index}", s.device(s.download))
 	m.HandleFunc("POST /v1/recordings/{id}/segments/{index}/commit", s.device(s.commitEndpoint))
-	m.Handle("/v1/uploads/", s.deviceHandler(http.StripPrefix("/v1/uploads/", s.tus)))
+	m.Handle("/v1/uploads/", s.deviceHandler(s.ownUpload(http.StripPrefix("/v1/uploads/", s.tus))))
 
 	m.HandleFunc("POST /v1/admin/enrolment-codes", s.admin(s.newCode))
 	m.HandleFunc("POST /v1/admin/subjects/recordings", s.admin(s.subjectList))

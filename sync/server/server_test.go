@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,4 +354,44 @@ func TestRunPurgeOnSchedule(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the scheduled purge did not remove an expired recording")
+}
+
+func TestDeviceReachesOnlyItsOwnUploads(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.enrol(1), h.enrol(2)
+	h.fullRecordingRegisterOnly(a, "rec-a")
+	data := segData("rec-a", 1)
+	req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Length", strconv.Itoa(len(data)))
+	req.Header.Set("Upload-Metadata", meta(map[string]string{"recording": "rec-a", "index": "1", "sha256": sum(data)}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	for _, m := range []string{"HEAD", "PATCH", "DELETE"} {
+		req, _ := http.NewRequest(m, loc, bytes.NewReader(data))
+		req.Header.Set("Authorization", "Bearer "+b.token)
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Upload-Offset", "0")
+		req.Header.Set("Content-Type", "application/offset+octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Fatalf("device b %s on device a's upload: %d", m, resp.StatusCode)
+		}
+	}
+	req, _ = http.NewRequest("HEAD", loc, nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	resp, _ = http.DefaultClient.Do(req)
+	if resp.StatusCode != 200 || resp.Header.Get("Upload-Offset") != "0" {
+		t.Fatalf("owner HEAD: %d offset %q", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+	}
 }
