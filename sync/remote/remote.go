@@ -458,3 +458,28 @@ func readLine(br *bufio.Reader) (string, error) {
 		}
 	}
 }
+
+// Follow applies answers (Run) until the call is over (done is closed),
+// ctx ends, or the link ends; when the call is over it closes the link so
+// every page says the call ended. It returns Run's error, or nil after a
+// normal end.
+func (l *Link) Follow(ctx context.Context, done <-chan struct{}) error {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() { res <- l.Run(rctx) }()
+	select {
+	case err := <-res:
+		return err
+	case <-done:
+		cancel()
+		<-res
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer ccancel()
+		return l.Close(cctx)
+	case <-ctx.Done():
+		cancel()
+		<-res
+		return ctx.Err()
+	}
+}

@@ -313,3 +313,37 @@ func TestReadEventsFollowsTheSpec(t *testing.T) {
 		t.Fatal("an over-long line was accepted")
 	}
 }
+
+// When the call ends, Follow closes the link: the participant's page says
+// the call ended and takes no more answers.
+func TestFollowClosesTheLinkWhenTheCallEnds(t *testing.T) {
+	w := newWorld(t, nil)
+	c := w.call
+	must(t)(c.Add("ana", consent.Principal{Name: "Ana", Lang: "en"}))
+	must(t)(c.Add("bob", consent.Principal{Name: "Bob", Lang: "en"}))
+	l, err := w.client.Open(context.Background(), c, Request{RecordingID: "rec-remote-1", Notices: w.set, Participants: []string{"bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := make(chan error, 1)
+	go func() { res <- l.Follow(context.Background(), c.Done()) }()
+	if _, err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-res:
+		if err != nil {
+			t.Fatalf("Follow: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return after the call ended")
+	}
+	resp, err := http.Get(l.URLs["bob"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("the page of an ended call answers %d, want 410", resp.StatusCode)
+	}
+}
