@@ -19,8 +19,8 @@ type Source interface {
 	// [-1, 1]). It returns io.EOF when a finite source is exhausted and an
 	// error in plain words when the device fails.
 	Read(buf []float32) error
-	// Close stops capture and releases the device. It may be called from
-	// another goroutine to end a blocked Read.
+	// Close stops capture and releases the device. The pipeline calls it
+	// after its last Read (a Read returns within one buffer, 20 ms).
 	Close() error
 }
 
