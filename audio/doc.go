@@ -27,8 +27,11 @@
 // temporary files, no plaintext on disk); log audio or levels; or show
 // PortAudio's ALSA/JACK start-up noise to users.
 //
-// There is one oto context per process (oto allows only one); Chime, Beeper
-// and Player share it.
+// When the gate closes (pause, withdrawal, a late joiner) the pipeline also
+// seals, so nothing recorded before a pause waits unsealed through it.
+//
+// There is one oto context per process (oto allows only one); PlayChime,
+// RunBeeper and Player share it. The formats are documented in docs/audio.md.
 package audio
 
 // SampleRate is the only rate the package captures, encodes and plays: 48 kHz.
