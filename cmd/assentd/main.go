@@ -46,13 +46,38 @@ Run "assentd <command> -h" for the flags of a command.
 `
 
 type common struct {
-	data string
-	dsn  string
+	data     string
+	dsn      string
+	s3       string
+	s3Bucket string
+	s3Region string
 }
 
 func (c *common) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", defaultDataDir(), "data directory (SQLite index, objects, uploads, secrets)")
 	fs.StringVar(&c.dsn, "db", os.Getenv("ASSENTD_DB"), "PostgreSQL DSN (postgres://...); empty: SQLite in the data directory")
+	fs.StringVar(&c.s3, "s3-endpoint", os.Getenv("ASSENTD_S3_ENDPOINT"), "S3-compatible endpoint for objects (keys from ASSENTD_S3_ACCESS_KEY/ASSENTD_S3_SECRET_KEY); empty: <data>/objects")
+	fs.StringVar(&c.s3Bucket, "s3-bucket", os.Getenv("ASSENTD_S3_BUCKET"), "S3 bucket")
+	fs.StringVar(&c.s3Region, "s3-region", envOr("ASSENTD_S3_REGION", "us-east-1"), "S3 region")
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// objects is the object storage: S3 when configured, else the data directory.
+func (c *common) objects() (server.Objects, error) {
+	if c.s3 == "" {
+		return server.LocalObjects{Dir: filepath.Join(c.data, "objects")}, nil
+	}
+	ak, sk := envOr("ASSENTD_S3_ACCESS_KEY", os.Getenv("AWS_ACCESS_KEY_ID")), envOr("ASSENTD_S3_SECRET_KEY", os.Getenv("AWS_SECRET_ACCESS_KEY"))
+	if c.s3Bucket == "" || ak == "" || sk == "" {
+		return nil, errors.New("S3 objects need -s3-bucket and the keys in ASSENTD_S3_ACCESS_KEY and ASSENTD_S3_SECRET_KEY")
+	}
+	return &server.S3Objects{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, Client: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
 func defaultDataDir() string {
@@ -191,7 +216,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	defer st.Close()
 
-	cfg := server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(c.data, "objects")}, UploadDir: filepath.Join(c.data, "uploads"),
+	objs, err := c.objects()
+	if err != nil {
+		return fail("%v", err)
+	}
+	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
@@ -283,7 +312,12 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
-	srv, err := server.New(server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(c.data, "objects")}, UploadDir: filepath.Join(c.data, "uploads"),
+	objs, err := c.objects()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
+		return 1
+	}
+	srv, err := server.New(server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
 		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt")})
 	if err != nil {
 		fmt.Fprintf(stderr, "assentd purge: %v\n", err)

@@ -42,11 +42,18 @@ func newHarness(t *testing.T) *harness {
 }
 
 func newHarnessWith(t *testing.T, st Store) *harness {
+	return newHarnessWithObjects(t, st, nil)
+}
+
+func newHarnessWithObjects(t *testing.T, st Store, objs Objects) *harness {
 	t.Helper()
 	dir := t.TempDir()
+	if objs == nil {
+		objs = LocalObjects{Dir: filepath.Join(dir, "objects")}
+	}
 	h := &harness{t: t, st: st, dir: dir, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	srv, err := New(Config{
-		Store: st, Objects: LocalObjects{Dir: filepath.Join(dir, "objects")}, UploadDir: filepath.Join(dir, "uploads"),
+		Store: st, Objects: objs, UploadDir: filepath.Join(dir, "uploads"),
 		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
 		Now: func() time.Time { return h.now },
 	})
