@@ -9,16 +9,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
+
 	"github.com/assent-app/assent/recording"
+	assentsync "github.com/assent-app/assent/sync"
+	"github.com/assent-app/assent/sync/server"
 	"github.com/assent-app/assent/sync/server/consentpage"
 )
 
@@ -58,10 +63,9 @@ func (s slowSource) Read(buf []float32) error {
 	return s.PCMSource.Read(buf)
 }
 
-const deviceToken = "device-token-of-the-reps-laptop"
-
 // world is a real recording.Call on a PCM source and an in-memory store,
-// and assentd's consent pages on a loopback server.
+// and a real assentd (SQLite index, consent pages mounted) on loopback
+// with this device enrolled.
 type world struct {
 	t      *testing.T
 	call   *recording.Call
@@ -87,22 +91,8 @@ func newWorld(t *testing.T, wrap func(http.Handler) http.Handler) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = call.Stop() })
-	h, err := consentpage.New(consentpage.Config{Auth: func(r *http.Request) (string, error) {
-		if r.Header.Get("Authorization") == "Bearer "+deviceToken {
-			return "laptop-1", nil
-		}
-		return "", consentpage.ErrUnauthenticated
-	}, PerToken: consentpage.Rate{Burst: 100, PerMinute: 100}, PerIP: consentpage.Rate{Burst: 1000, PerMinute: 1000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var handler http.Handler = h
-	if wrap != nil {
-		handler = wrap(h)
-	}
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
-	return &world{t: t, call: call, store: st, pub: pub, set: set, srv: srv, client: &Client{BaseURL: srv.URL, Token: deviceToken}}
+	srv, token := startAssentd(t, wrap, pub)
+	return &world{t: t, call: call, store: st, pub: pub, set: set, srv: srv, client: &Client{BaseURL: srv.URL, Token: token}}
 }
 
 func must(t *testing.T) func(consent.State, error) {
@@ -176,4 +166,50 @@ func runLink(t *testing.T, l *Link) (stop func() error) {
 func tokenHash(u string) string {
 	p, _ := url.Parse(u)
 	return hashHex(strings.TrimPrefix(p.Path, "/c/"))
+}
+
+// startAssentd runs assentd's API with the consent pages mounted, as
+// cmd/assentd does, and enrols a device; it returns the server and the
+// device token.
+func startAssentd(t *testing.T, wrap func(http.Handler) http.Handler, signing ed25519.PublicKey) (*httptest.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := server.OpenSQLite(filepath.Join(dir, "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(dir, "objects")},
+		UploadDir: filepath.Join(dir, "uploads"), AdminToken: "admin-token-for-remote-tests", SubjectSalt: []byte("salt-for-remote-tests")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := consentpage.New(consentpage.Config{
+		Auth: consentpage.BearerAuth(func(ctx context.Context, h string) (string, error) {
+			d, err := st.DeviceByToken(ctx, h)
+			return d.ID, err
+		}, server.ErrNotFound),
+		PerToken: consentpage.Rate{Burst: 100, PerMinute: 100}, PerIP: consentpage.Rate{Burst: 1000, PerMinute: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages.Register(srv)
+	var h http.Handler = srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(func() { ts.Close(); st.Close() })
+	code, _, err := server.NewEnrolmentCode(context.Background(), st, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := assentsync.Enrol(context.Background(), nil, ts.URL, code, "rep laptop", signing, id.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, e.Token
 }
