@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -168,6 +169,22 @@ func TestNoConsentNoAudio_RemoteInRealBrowser(t *testing.T) {
 		t.Fatalf("page title %q, lang %q", title, lang)
 	}
 	screenshot(t, ctx, "remote-notice-phone.png")
+	// Polished on a phone: nothing wider than the screen, buttons big enough to tap.
+	if wide, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); err != nil || wide {
+		t.Fatalf("the page scrolls sideways on a 390 px phone (%v)", err)
+	}
+	if h, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.querySelector('button[value="given"]').getBoundingClientRect().height`)); err != nil || h < 44 {
+		t.Fatalf("the agree button is %v px high, want ≥ 44 (tap target) (%v)", h, err)
+	}
+	// The same page in dark mode.
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "remote-notice-phone-dark.png")
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
+	}
 	if c.State().GateOpen || c.Stats().Admitted != 0 {
 		t.Fatal("the gate opened before Bob answered")
 	}
