@@ -52,6 +52,7 @@ const (
 	PhaseDeleting    Phase = "deleting"
 	PhaseDeleted     Phase = "deleted"
 	PhaseFailed      Phase = "failed" // last attempt failed; Err says why; will be retried
+	PhaseErased      Phase = "erased" // the server deleted it (erasure, retention); never uploaded again
 )
 
 // Progress of one recording.
@@ -246,6 +247,7 @@ func (c *Client) propagateDelete(ctx context.Context, id string) error {
 type outboxState struct {
 	ID         string            `json:"id"`
 	Registered string            `json:"registered,omitempty"` // sha256 of the record last registered
+	Erased     bool              `json:"erased,omitempty"`     // the server refuses it for good (410)
 	Uploads    map[int]upload    `json:"uploads,omitempty"`    // in-progress tus uploads by segment index
 	Hashes     map[string]string `json:"hashes,omitempty"`     // path → sha256 cache
 }
@@ -309,6 +311,8 @@ func (c *Client) saveState(st outboxState) error {
 
 // ---- one recording -------------------------------------------------------------------
 
+const erasedMsg = "the organisation's server deleted this recording (an erasure request or retention); it will not be uploaded again — delete the local copy"
+
 type segInfo struct {
 	Index  int    `json:"index"`
 	Size   int64  `json:"size"`
@@ -345,12 +349,27 @@ func (c *Client) syncRecording(ctx context.Context, r Recording) (err error) {
 	}()
 	c.progress(p)
 	st := c.loadState(r.ID)
+	if st.Erased {
+		p.Phase, p.Err = PhaseErased, erasedMsg
+		c.progress(p)
+		return nil
+	}
 	recSum := sha256.Sum256(r.Record)
 	recHash := hex.EncodeToString(recSum[:])
 
 	var status recStatus
 	if st.Registered != recHash {
 		if _, err := c.tus.jsonCall(ctx, http.MethodPost, "/v1/recordings", map[string]any{"id": r.ID, "record": json.RawMessage(r.Record)}, &status, http.StatusCreated, http.StatusOK); err != nil {
+			var pe *ProblemError
+			if errors.As(err, &pe) && pe.Status == http.StatusGone {
+				st.Erased = true
+				if err := c.saveState(st); err != nil {
+					return err
+				}
+				p.Phase, p.Err = PhaseErased, erasedMsg
+				c.progress(p)
+				return nil
+			}
 			return fmt.Errorf("register: %w", err)
 		}
 		st.Registered = recHash

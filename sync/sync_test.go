@@ -360,3 +360,36 @@ func TestBandwidthCap(t *testing.T) {
 	}
 	checkAllOnServer(t, ts, lib, "rec-bw", 2)
 }
+
+// TestDeleteMeansDelete_ErasureSticks: a recording erased on the server while
+// the device was still uploading it is not uploaded again.
+func TestDeleteMeansDelete_ErasureSticks(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "")
+	token, key := ts.enrol(t)
+	lib := newDirLibrary(t)
+	call := newCall(t, lib, key, "rec-e", 3000, "ann@example.com")
+	call.seal()
+	c := newClient(t, ts, token, lib, t.TempDir(), 0)
+	if err := c.SyncOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := ts.admin("POST", "/v1/admin/subjects/erase", map[string]string{"email": "ann@example.com"}); code != 200 {
+		t.Fatalf("erase: %d %s", code, body)
+	}
+	call.seal()
+	call.stop()
+	for i := 0; i < 2; i++ {
+		if err := c.SyncOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ts.st.Recording(context.Background(), "rec-e"); err == nil {
+		t.Fatal("the erased recording came back")
+	}
+	if len(serverSegments(t, ts, "rec-e")) != 0 {
+		t.Fatal("segments of the erased recording were uploaded again")
+	}
+	if snap := c.Snapshot(); snap[0].Phase != assentsync.PhaseErased || snap[0].Err == "" {
+		t.Fatalf("progress: %+v", snap)
+	}
+}

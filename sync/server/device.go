@@ -236,6 +236,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		s.internal(w, "looking up the recording", err)
 		return
 	}
+	if gone, err := s.cfg.Store.Deleted(ctx, req.ID); err != nil {
+		s.internal(w, "looking up the recording", err)
+		return
+	} else if gone {
+		problem(w, http.StatusGone, "deleted", "Recording was deleted",
+			"This recording was deleted or erased on the server (by its device, an erasure request or retention); it is never accepted again. Delete the local copy.")
+		return
+	}
 	if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
 		s.internal(w, "storing the consent record", err)
 		return

@@ -305,6 +305,10 @@ func TestSubjectRequests(t *testing.T) {
 	if _, err := h.st.Recording(t.Context(), "rec-3"); err != nil {
 		t.Fatal("erase removed another person's recording")
 	}
+	// An erased recording is never accepted again (a device still holding it
+	// would otherwise upload it anew).
+	resp, body = h.do("POST", "/v1/recordings", d.token, map[string]any{"id": "rec-2", "record": json.RawMessage(makeRecord(t, d.key, "rec-2", false, "ann@example.com"))})
+	wantProblem(t, resp, body, 410, "deleted")
 
 	// The audit log holds every action and no address.
 	_, body = h.do("GET", "/v1/admin/audit", testAdmin, nil)

@@ -30,6 +30,7 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS subjects (recording_id TEXT NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (recording_id, subject))`,
 	`CREATE INDEX IF NOT EXISTS subjects_subject ON subjects(subject)`,
 	`CREATE TABLE IF NOT EXISTS restrictions (subject TEXT PRIMARY KEY, since BIGINT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, deleted BIGINT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS audit (t BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL)`,
 }
 
@@ -272,10 +273,13 @@ func (s *sqlStore) DeleteRecording(ctx context.Context, id string) error {
 		return err
 	}
 	n, _ := res.RowsAffected()
-	for _, q := range []string{`DELETE FROM segments WHERE recording_id = ?`, `DELETE FROM subjects WHERE recording_id = ?`} {
+	for _, q := range []string{`DELETE FROM segments WHERE recording_id = ?`, `DELETE FROM subjects WHERE recording_id = ?`, `DELETE FROM tombstones WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, s.q(q), id); err != nil {
 			return err
 		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tombstones (id, deleted) VALUES (?, ?)`), id, time.Now().UnixNano()); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -284,6 +288,12 @@ func (s *sqlStore) DeleteRecording(ctx context.Context, id string) error {
 		return ErrNotFound
 	}
 	return nil
+}
+
+func (s *sqlStore) Deleted(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM tombstones WHERE id = ?`), id).Scan(&n)
+	return n > 0, err
 }
 
 func (s *sqlStore) PutSegment(ctx context.Context, seg Segment) error {

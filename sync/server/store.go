@@ -69,8 +69,12 @@ type Store interface {
 	Recordings(ctx context.Context, deviceID string) ([]Recording, error)
 	// Finalise marks r finalised and replaces its subjects.
 	Finalise(ctx context.Context, id string, at, retainUntil time.Time, segments int, subjects []string) error
-	// DeleteRecording removes the recording, its segments and subjects; ErrNotFound if absent.
+	// DeleteRecording removes the recording, its segments and subjects and
+	// leaves a tombstone of its id; ErrNotFound if absent.
 	DeleteRecording(ctx context.Context, id string) error
+	// Deleted reports whether a recording with this id was deleted (tombstone),
+	// so an erased recording is never accepted again.
+	Deleted(ctx context.Context, id string) (bool, error)
 
 	// PutSegment records a stored segment; putting the same (index, sha256) again is a no-op,
 	// a different hash for a stored index is ErrExists.

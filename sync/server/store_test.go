@@ -177,6 +177,12 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		if err := st.DeleteRecording(ctx, "r1"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("second delete: %v", err)
 		}
+		if gone, err := st.Deleted(ctx, "r1"); err != nil || !gone {
+			t.Fatalf("no tombstone after delete: %v %v", gone, err)
+		}
+		if gone, _ := st.Deleted(ctx, "r2"); gone {
+			t.Fatal("tombstone for a recording never deleted")
+		}
 		if _, err := st.Recording(ctx, "r1"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("deleted recording: %v", err)
 		}
