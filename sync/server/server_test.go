@@ -3,6 +3,10 @@ package server
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-app/assent/consent"
 )
 
 func TestEndToEndRegisterUploadFinalise(t *testing.T) {
@@ -397,5 +403,65 @@ func TestDeviceReachesOnlyItsOwnUploads(t *testing.T) {
 	resp, _ = http.DefaultClient.Do(req)
 	if resp.StatusCode != 200 || resp.Header.Get("Upload-Offset") != "0" {
 		t.Fatalf("owner HEAD: %d offset %q", resp.StatusCode, resp.Header.Get("Upload-Offset"))
+	}
+}
+
+// resign recomputes the hash chain and the signature of r with key, as a
+// device with a tampering app could: the record is intact and signed, but
+// what it says must still be checked.
+func resign(t *testing.T, r *consent.Record, key ed25519.PrivateKey) []byte {
+	t.Helper()
+	prev := r.HeaderHash()
+	for i := range r.Events {
+		r.Events[i].Prev = prev
+		r.Events[i].Hash = consent.EventHash(&r.Events[i])
+		prev = r.Events[i].Hash
+	}
+	head := r.Head()
+	h, _ := hex.DecodeString(head)
+	var msg bytes.Buffer
+	msg.WriteString("assent.record.signature.v1\x00" + r.RecordID + "\x00")
+	binary.Write(&msg, binary.BigEndian, uint64(len(r.Events)))
+	msg.Write(h)
+	r.Signature = &consent.Signature{Alg: "Ed25519", KeyID: r.DeviceKeyID, Count: len(r.Events), Head: head,
+		Value: base64.StdEncoding.EncodeToString(ed25519.Sign(key, msg.Bytes()))}
+	b, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consent.Parse(b); err != nil {
+		t.Fatalf("resigned record does not parse: %v", err)
+	}
+	return b
+}
+
+func TestEveryStoredSecondProvable_SignedButUncoveredRecordRefused(t *testing.T) {
+	h := newHarness(t)
+	d := h.enrol(1)
+	r, err := consent.Parse(makeRecord(t, d.key, "rec-u", true, "ann@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Claim 0.2 s of audio was recorded before anyone consented: shift every
+	// event from the consent request on by 9600 frames.
+	shifted := false
+	for i := range r.Events {
+		if r.Events[i].Type == consent.ConsentRequested {
+			shifted = true
+		}
+		if shifted {
+			r.Events[i].Offset += 9600
+		}
+	}
+	resp, body := h.do("POST", "/v1/recordings", d.token, map[string]any{"id": "rec-u", "record": json.RawMessage(resign(t, r, d.key))})
+	wantProblem(t, resp, body, 422, "record-invalid")
+	t.Logf("refusal: %s", body)
+	if _, err := h.st.Recording(t.Context(), "rec-u"); err == nil {
+		t.Fatal("an uncovered record was accepted")
+	}
+	// The same re-signing without the change is accepted: the refusal is about coverage.
+	r2, _ := consent.Parse(makeRecord(t, d.key, "rec-v", true, "ann@example.com"))
+	if resp, body := h.do("POST", "/v1/recordings", d.token, map[string]any{"id": "rec-v", "record": json.RawMessage(resign(t, r2, d.key))}); resp.StatusCode != 201 {
+		t.Fatalf("re-signed intact record: %d %s", resp.StatusCode, body)
 	}
 }
