@@ -26,7 +26,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 // env is a Handler on a loopback httptest server, two devices "a" and "b".
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	h   *Handler
 	srv *httptest.Server
 	clk *clock
@@ -43,7 +43,7 @@ func fakeAuth(r *http.Request) (string, error) {
 	return "", ErrUnauthenticated
 }
 
-func newEnv(t *testing.T, mod func(*Config)) *env {
+func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)}
 	cfg := Config{Auth: fakeAuth, Now: clk.now, Heartbeat: 50 * time.Millisecond, PerToken: Rate{Burst: 100, PerMinute: 100}}
@@ -112,7 +112,7 @@ func (e *env) create(req LinkRequest) LinkResponse {
 }
 
 // path returns the path of a page URL.
-func path(t *testing.T, u string) string {
+func path(t testing.TB, u string) string {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {
@@ -121,7 +121,7 @@ func path(t *testing.T, u string) string {
 	return p.Path
 }
 
-func body(t *testing.T, resp *http.Response) string {
+func body(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
