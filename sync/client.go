@@ -85,7 +85,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("sync: server URL %q is not an http(s) URL; set it to the address of your organisation's assentd", cfg.Server)
 	}
 	if cfg.Token == "" {
-		return nil, errors.New("sync: no device token; enrol this device first (assent devices enrol)")
+		return nil, errors.New("sync: no device token; enrol this device first (Settings → Sync in the app, or assent sync --enrol URL --code CODE)")
 	}
 	if cfg.Library == nil || cfg.OutboxDir == "" {
 		return nil, errors.New("sync: Library and OutboxDir are required")

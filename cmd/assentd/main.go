@@ -141,7 +141,7 @@ func enroll(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, code)
-	fmt.Fprintf(stderr, "One-time enrolment code, valid until %s. Enter it in Assent (Settings → Sync) or: assent devices enrol <server> <code>\n", exp.Format(time.RFC3339))
+	fmt.Fprintf(stderr, "One-time enrolment code, valid until %s. Enter it in Assent (Settings → Sync) or: assent sync --enrol <server URL> --code <code>\n", exp.Format(time.RFC3339))
 	return 0
 }
 
