@@ -94,10 +94,11 @@ func (n Notice) Ref() consent.NoticeRef {
 // Method is how consent was given; it is consent.Method.
 type Method = consent.Method
 
-// Consent methods the UI offers (consent.Remote is not started from here).
+// Consent methods the UI offers; Remote answers arrive through a ConsentLink.
 const (
 	OnScreen       = consent.OnScreen
 	VerbalAttested = consent.VerbalAttested
+	Remote         = consent.Remote
 )
 
 // ParticipantInfo is what the host types about a participant.
@@ -194,6 +195,20 @@ type Call interface {
 	Resume() error
 	// Stop ends the call and seals the recording (if anything was recorded).
 	Stop() error
+	// ConsentLink returns a link where participantID reads the notice and
+	// answers on their own phone or laptop ("" = one shared link for anyone
+	// on the call, who types their name); their answer arrives in State as
+	// it is given (Method consent.Remote). It needs the organisation's
+	// server; without one on-screen and verbal consent still work.
+	ConsentLink(participantID string) (ConsentLink, error)
+}
+
+// ConsentLink is a remote consent link: URL to paste in the meeting chat,
+// QR a PNG QR code of it, valid until Expires.
+type ConsentLink struct {
+	URL     string
+	QR      []byte
+	Expires time.Time
 }
 
 // SyncState is the server state of one recording.

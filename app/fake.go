@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/remote"
 )
 
 // FakeBackend is an in-memory Backend for tests, screenshots and demos. It
@@ -681,3 +682,32 @@ func (p *fakePlayer) Playing() bool {
 	return p.playing && p.now() < p.dur
 }
 func (p *fakePlayer) Close() error { return p.Pause() }
+
+// ConsentLink implements Call like the real backend: it needs an enrolled
+// server. The fake's participants answer "on their own device" through
+// Decide with Method Remote (tests and demos do that).
+func (c *fakeCall) ConsentLink(id string) (ConsentLink, error) {
+	c.f.mu.Lock()
+	st := c.f.sync
+	c.f.mu.Unlock()
+	if !st.Enrolled {
+		return ConsentLink{}, errors.New("remote consent needs the organisation's server: enrol this device in Settings. On-screen and verbal consent work without it")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return ConsentLink{}, errors.New("this call has ended; start a new call")
+	}
+	if id != "" {
+		if _, err := c.part(id); err != nil {
+			return ConsentLink{}, err
+		}
+	}
+	sum := sha256.Sum256([]byte(c.title + "/" + id))
+	u := strings.TrimRight(st.ServerURL, "/") + "/c/" + hex.EncodeToString(sum[:16])
+	qr, err := remote.QRCodePNG(u)
+	if err != nil {
+		return ConsentLink{}, err
+	}
+	return ConsentLink{URL: u, QR: qr, Expires: time.Now().Add(3 * time.Hour)}, nil
+}

@@ -372,6 +372,9 @@ func (u *UI) showConsent(ids []string, done func()) {
 			}
 		}, u.win)
 	})
+	remoteBtn := widget.NewButtonWithIcon(lang.L("Answer on their own device"), theme.MailSendIcon(), func() {
+		u.showConsentLink(p, func() { u.showConsent(ids[1:], done) })
+	})
 	cancel := widget.NewButtonWithIcon(lang.L("Cancel call"), theme.CancelIcon(), func() {
 		_ = call.Stop()
 		u.call = nil
@@ -379,13 +382,14 @@ func (u *UI) showConsent(ids []string, done func()) {
 	})
 	render()
 	el["agree"], el["decline"], el["age"], el["language"], el["verbal"], el["cancel"] = agree, decline, ageCheck, langSel, verbal, cancel
+	el["remote"] = remoteBtn
 
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s (%d/%d)", p.Name, pos, len(st.Participants)), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	who.SizeName = theme.SizeNameHeadingText
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), header)
 	answers := container.NewVBox(ageCheck, container.NewGridWithColumns(2, agree, decline))
 	big := container.NewThemeOverride(container.NewBorder(top, answers, nil, nil, noticeBox), bigTheme{theme.Current()})
-	host := container.NewHBox(widget.NewLabel(lang.L("For the host:")), verbal, cancel)
+	host := container.NewHBox(widget.NewLabel(lang.L("For the host:")), verbal, remoteBtn, cancel)
 	u.setScreen("consent", container.NewPadded(container.NewBorder(nil, host, nil, nil, big)), el)
 	u.win.Canvas().Focus(ageCheck)
 }
@@ -534,6 +538,9 @@ func consentLabel(p Participant) string {
 		if p.Method == consent.VerbalAttested {
 			return lang.L("Agreed verbally (attested by host)")
 		}
+		if p.Method == consent.Remote {
+			return lang.L("Agreed on their own device")
+		}
 		return lang.L("Agreed on screen")
 	case Refused:
 		return lang.L("Did not agree")
@@ -593,4 +600,74 @@ func splitTitle(md string) (title, body string) {
 		return strings.TrimSpace(strings.TrimPrefix(line, "# ")), strings.TrimLeft(rest, "\n")
 	}
 	return "", md
+}
+
+// showConsentLink shows participant p's consent link — as text to paste in
+// the meeting chat and as a QR code — and moves on by itself once they
+// answered on their own device: next after agreeing, the end of the call
+// after a refusal. Closing the dialog goes back to on-screen consent.
+func (u *UI) showConsentLink(p Participant, next func()) {
+	call := u.call
+	l, err := call.ConsentLink(p.ID)
+	if err != nil {
+		u.showErr(err)
+		return
+	}
+	el := map[string]fyne.CanvasObject{}
+	link := widget.NewEntry()
+	link.SetText(l.URL)
+	link.OnChanged = func(string) { link.SetText(l.URL) } // shown to copy, not to edit
+	copyBtn := widget.NewButtonWithIcon(lang.L("Copy link"), theme.ContentCopyIcon(), func() {
+		fyne.CurrentApp().Clipboard().SetContent(l.URL)
+	})
+	status := wrapLabel(fmt.Sprintf(lang.L("Waiting for %s to answer on their device…"), p.Name))
+	items := []fyne.CanvasObject{
+		wrapLabel(fmt.Sprintf(lang.L("Send %s this link (for example in the meeting chat), or let them scan the code. They read the notice in their language and answer there; recording starts only when everyone agreed."), p.Name)),
+		container.NewBorder(nil, nil, nil, copyBtn, link),
+	}
+	if len(l.QR) > 0 {
+		qr := canvas.NewImageFromResource(fyne.NewStaticResource("consent-link.png", l.QR))
+		qr.FillMode = canvas.ImageFillContain
+		qr.ScaleMode = canvas.ImageScalePixels
+		qr.SetMinSize(fyne.NewSize(220, 220))
+		items = append(items, container.NewCenter(qr))
+		el["qr"] = qr
+	}
+	items = append(items, status)
+	d := dialog.NewCustom(lang.L("Consent on their own device"), lang.L("Back to on-screen consent"), container.NewVBox(items...), u.win)
+	el["link"], el["copy"], el["remoteStatus"] = link, copyBtn, status
+	for k, v := range el {
+		u.el[k] = v
+	}
+	var stop func()
+	finished := false
+	check := func() {
+		if finished {
+			return
+		}
+		st := call.State()
+		for _, x := range st.Participants {
+			if x.ID != p.ID {
+				continue
+			}
+			switch {
+			case st.Phase == PhaseEnded:
+				finished = true
+				stop()
+				d.Hide()
+				u.callEnded()
+			case x.State == Given:
+				finished = true
+				stop()
+				d.Hide()
+				next()
+			}
+		}
+	}
+	prev := u.refresh
+	u.refresh = check // tests drive it with Refresh; a live app polls
+	stop = u.every(200*time.Millisecond, check)
+	d.SetOnClosed(func() { stop(); u.refresh = prev })
+	d.Resize(fyne.NewSize(520, 520))
+	d.Show()
 }

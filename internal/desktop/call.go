@@ -58,7 +58,7 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		src.Close()
 		return nil, err
 	}
-	c := &call{b: b, v: v, id: w.ID(), set: set, names: map[string]string{}, late: map[string]bool{}}
+	c := &call{b: b, v: v, id: w.ID(), set: set, names: map[string]string{}, late: map[string]bool{}, links: map[string]app.ConsentLink{}}
 	chime := cfg.Chime
 	rc, err := recording.Start(recording.Config{RecordingID: w.ID(), Notices: set, Signer: v.Signer(), Source: src, Store: w,
 		Cue: func(from, to consent.Phase) {
@@ -101,6 +101,8 @@ type call struct {
 	started  bool
 	endErr   error
 	chimeOut gosync.WaitGroup
+	links    map[string]app.ConsentLink // remote consent links by participant id ("" = shared)
+	spoke    bool                       // the spoken announcement was played
 }
 
 func (c *call) add(p app.ParticipantInfo, late bool) (string, error) {
@@ -129,6 +131,18 @@ func (c *call) add(p app.ParticipantInfo, late bool) (string, error) {
 // State implements app.Call.
 func (c *call) State() app.CallState {
 	st := c.rc.State()
+	if st.Phase == consent.PhaseStopped || st.Phase == consent.PhaseRefused {
+		// A remote refusal or withdrawal stopped the session on another
+		// goroutine: finish the call (keep or discard what was recorded)
+		// before reporting it ended. end is idempotent.
+		c.mu.Lock()
+		ended := c.ended
+		c.mu.Unlock()
+		if !ended {
+			_ = c.end()
+			st = c.rc.State()
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cs := app.CallState{Recorded: time.Duration(st.Offset) * time.Second / audio.SampleRate, Levels: levels(c.rc.Meters()),
@@ -153,6 +167,8 @@ func (c *call) State() app.CallState {
 			ap.Method = app.VerbalAttested
 		case consent.OnScreen:
 			ap.Method = app.OnScreen
+		case consent.Remote:
+			ap.Method = app.Remote
 		}
 		if p.Present && ap.State != app.Given && c.late[p.ID] {
 			held = true
@@ -175,6 +191,14 @@ func (c *call) State() app.CallState {
 	}
 	if cs.Phase == app.PhaseEnded && cs.Reason == app.NotEnded {
 		cs.Reason = app.StoppedByHost
+		for _, p := range st.Participants { // ended by an answer given elsewhere (remote)
+			switch p.Consent {
+			case consent.StatusWithdrawn:
+				cs.Reason, cs.Who = app.WithdrawnBy, p.Principal.Name
+			case consent.StatusRefused:
+				cs.Reason, cs.Who = app.RefusedBy, p.Principal.Name
+			}
+		}
 	}
 	select {
 	case <-c.rc.Done():
@@ -321,9 +345,18 @@ func (c *call) cue(from, to consent.Phase) {
 	default:
 		return
 	}
+	speak := false
+	if ch == audio.ChimeStart {
+		c.mu.Lock()
+		speak, c.spoke = !c.spoke, true
+		c.mu.Unlock()
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = audio.PlayChime(ctx, ch)
+		if speak {
+			c.announce() // once per call, after the first start chime
+		}
 	}()
 }
