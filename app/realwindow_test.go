@@ -42,7 +42,7 @@ func TestRealWindowTour(t *testing.T) {
 		t.Fatalf("tour failed: %v\n%s", err, tail(out, 3000))
 	}
 	want := []string{"01-first-run", "02-new-call", "03-consent-en", "04-consent-nl", "05-recording", "06-someone-joined",
-		"07-paused", "08-saved", "09-library", "10-delete-confirm", "11-settings", "12-error-dialog", "13-library-nl"}
+		"07-paused", "08-saved", "09-library", "10-delete-confirm", "11-settings", "12-error-dialog", "13-library-nl", "consent-link"}
 	for _, w := range want {
 		fi, err := os.Stat(filepath.Join(dir, w+".png"))
 		if err != nil || fi.Size() < 10_000 {

@@ -667,7 +667,8 @@ func (u *UI) showConsentLink(p Participant, next func()) {
 	prev := u.refresh
 	u.refresh = check // tests drive it with Refresh; a live app polls
 	stop = u.every(200*time.Millisecond, check)
-	d.SetOnClosed(func() { stop(); u.refresh = prev })
-	d.Resize(fyne.NewSize(520, 520))
+	d.SetOnClosed(func() { stop(); u.refresh = prev; u.linkDialog = nil })
+	u.linkDialog = d
+	d.Resize(fyne.NewSize(680, 540))
 	d.Show()
 }

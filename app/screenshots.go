@@ -114,6 +114,26 @@ func tour(fb *FakeBackend, u *UI, dir string) error {
 			wait()
 			return shot("consent-nl")
 		},
+		// Bob's consent link (text + QR code) once the device is enrolled;
+		// kept apart from the numbered tour.
+		func() error {
+			if err := fb.Enrol("https://assent.acme.example", "A1B2C3D4"); err != nil {
+				return err
+			}
+			tap("remote")
+			wait()
+			file := filepath.Join(dir, "consent-link.png")
+			if out, err := exec.Command("import", "-window", "root", file).CombinedOutput(); err != nil {
+				return fmt.Errorf("screenshot consent-link: %v: %s", err, out)
+			}
+			do(func() {
+				if u.linkDialog != nil {
+					u.linkDialog.Hide()
+				}
+			})
+			wait()
+			return nil
+		},
 		func() error {
 			if err := xclick(u.automation, "consent", "age", "agree"); err != nil {
 				return err

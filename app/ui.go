@@ -50,6 +50,7 @@ type UI struct {
 	chooseDir   func(func(string)) // picks an export folder (replaced in tests)
 	automation  string             // ASSENT_AUTOMATION file, or ""
 	joinDialog  dialog.Dialog
+	linkDialog  dialog.Dialog // the open consent link dialog, if any
 }
 
 // Preference keys. Secrets (the enrolment code, keys) are never stored here.
