@@ -131,6 +131,28 @@ func TestRealStereoCaptureMicLeftCallRight(t *testing.T) {
 	testenv.RequirePulse(t)
 	wavA, a := speechWAV(t, "This is me, the sales representative, speaking on the left channel.")
 	wavB, b := speechWAV(t, "And this is the customer on the call, who should be heard on the right.")
+	// Known weakness (docs/audio.md): on a heavily loaded machine the ALSA
+	// "pulse" plugin sometimes delivers silence on the second stream of a
+	// process (xrun recovery). One retry keeps CI honest about the feature
+	// while that is investigated; both attempts failing fails the test.
+	var ra, rb, xa float64
+	for attempt := 1; attempt <= 2; attempt++ {
+		ra, rb, xa = stereoAttempt(t, wavA, wavB, a, b)
+		t.Logf("attempt %d: left~me %.3f, right~call %.3f, right~me %.3f", attempt, ra, rb, xa)
+		if ra >= 0.85 && rb >= 0.85 {
+			break
+		}
+	}
+	if ra < 0.85 || rb < 0.85 {
+		t.Fatalf("channels do not carry their inputs: left~me %.3f, right~call %.3f", ra, rb)
+	}
+	if xa > 0.5 {
+		t.Fatalf("the microphone leaks into the call channel (%.3f)", xa)
+	}
+}
+
+func stereoAttempt(t *testing.T, wavA, wavB string, a, b []float32) (ra, rb, xa float64) {
+	t.Helper()
 	src, err := OpenCapture(CaptureConfig{Input: "pulse:callsink.monitor", CallInput: "pulse:othersink.monitor"})
 	if err != nil {
 		t.Fatal(err)
@@ -166,16 +188,10 @@ func TestRealStereoCaptureMicLeftCallRight(t *testing.T) {
 		t.Fatal(err)
 	}
 	left, right := toFloat(pcm.Channel(0)), toFloat(pcm.Channel(1))
-	ra, _ := alignedCorrelation(a, left, len(left))
-	rb, _ := alignedCorrelation(b, right, len(right))
-	xa, _ := alignedCorrelation(a, right, len(right))
-	t.Logf("left~me %.3f, right~call %.3f, right~me %.3f", ra, rb, xa)
-	if ra < 0.85 || rb < 0.85 {
-		t.Fatalf("channels do not carry their inputs: left~me %.3f, right~call %.3f", ra, rb)
-	}
-	if xa > 0.5 {
-		t.Fatalf("the microphone leaks into the call channel (%.3f)", xa)
-	}
+	ra, _ = alignedCorrelation(a, left, len(left))
+	rb, _ = alignedCorrelation(b, right, len(right))
+	xa, _ = alignedCorrelation(a, right, len(right))
+	return ra, rb, xa
 }
 
 // parecord records callsink.monitor as raw 48 kHz mono s16 until stop is called.
