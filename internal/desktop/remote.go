@@ -4,24 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/zalando/go-keyring"
 
 	"github.com/assent-app/assent/app"
 	"github.com/assent-app/assent/audio/spoken"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/sync/remote"
 	"github.com/assent-app/assent/sync/server/consentpage"
-	"github.com/assent-app/assent/vault"
 )
 
 // deviceToken reads the device token of the configured server from the OS
 // keyring (the entry internal/workspace.Enrol writes).
 func deviceToken(server string) (string, error) {
-	tok, err := keyring.Get(vault.KeyringService, "sync-token "+strings.TrimRight(server, "/"))
-	if errors.Is(err, keyring.ErrNotFound) {
+	tok, err := workspace.DeviceToken(server)
+	if errors.Is(err, workspace.ErrNotEnrolled) {
 		return "", errors.New("this device is not enrolled with a server, so there is no consent link; enrol in Settings, or use on-screen or verbal consent")
 	}
 	if err != nil {

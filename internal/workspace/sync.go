@@ -46,18 +46,28 @@ func Enrol(ctx context.Context, hc *http.Client, v *vault.Vault, server, code, n
 	return nil
 }
 
+// DeviceToken reads the device token for server from the OS keyring; it
+// wraps ErrNotEnrolled when there is none.
+func DeviceToken(server string) (string, error) {
+	tok, err := keyring.Get(vault.KeyringService, tokenUser(server))
+	if errors.Is(err, keyring.ErrNotFound) {
+		return "", ErrNotEnrolled
+	}
+	if err != nil {
+		return "", fmt.Errorf("the device token could not be read from the keyring: %v", err)
+	}
+	return tok, nil
+}
+
 // SyncClient returns a sync client for the configured server with the
 // device token from the keyring.
 func SyncClient(cfg config.Config, v *vault.Vault, outbox string) (*assentsync.Client, error) {
 	if cfg.ServerURL == "" {
 		return nil, ErrNotEnrolled
 	}
-	tok, err := keyring.Get(vault.KeyringService, tokenUser(cfg.ServerURL))
-	if errors.Is(err, keyring.ErrNotFound) {
-		return nil, ErrNotEnrolled
-	}
+	tok, err := DeviceToken(cfg.ServerURL)
 	if err != nil {
-		return nil, fmt.Errorf("the device token could not be read from the keyring: %v", err)
+		return nil, err
 	}
 	return assentsync.New(assentsync.Config{Server: cfg.ServerURL, Token: tok, Library: Library{v}, OutboxDir: outbox})
 }
