@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gordonklaus/portaudio"
 )
@@ -116,46 +115,12 @@ type paInput struct {
 	stream *portaudio.Stream
 	buf    []float32
 	name   string
-	// With two inputs each is drained by its own goroutine into q, so a
-	// blocking read of one never lets the other overflow (xrun).
-	q chan capture
-}
-
-// capture is one buffer (or the error that ended an input's reader).
-type capture struct {
-	buf []float32
-	err error
 }
 
 type paSource struct {
 	in      []*paInput
 	started bool
 	closed  bool
-	done    chan struct{}
-	readers sync.WaitGroup
-}
-
-// readLoop drains one input of a stereo capture until Close.
-func (s *paSource) readLoop(in *paInput) {
-	defer s.readers.Done()
-	for {
-		err := in.stream.Read()
-		if err != nil && errors.Is(err, portaudio.InputOverflowed) {
-			err = nil
-		}
-		c := capture{err: err}
-		if err == nil {
-			c.buf = append([]float32(nil), in.buf...)
-		}
-		select {
-		case in.q <- c:
-		case <-s.done:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 func findDevice(name string) (*portaudio.DeviceInfo, error) {
@@ -247,14 +212,6 @@ func (s *paSource) Start() error {
 		}
 	}
 	s.started = true
-	if len(s.in) > 1 {
-		s.done = make(chan struct{})
-		for _, in := range s.in {
-			in.q = make(chan capture, 100) // 2 s of slack between the inputs
-			s.readers.Add(1)
-			go s.readLoop(in)
-		}
-	}
 	return nil
 }
 
@@ -266,28 +223,15 @@ func (s *paSource) Read(buf []float32) error {
 	if len(buf) != FrameSize*ch {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
-	if ch == 1 {
-		in := s.in[0]
+	for c, in := range s.in {
 		if err := in.stream.Read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
 			return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
 		}
-		copy(buf, in.buf)
-		return nil
-	}
-	for c, in := range s.in {
-		if in.q == nil {
-			return errors.New("audio: capture was not started")
+		if ch == 1 {
+			copy(buf, in.buf)
+			continue
 		}
-		var got capture
-		select {
-		case got = <-in.q:
-		case <-s.done:
-			return errors.New("audio: capture is closed")
-		}
-		if got.err != nil {
-			return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, got.err)
-		}
-		for i, v := range got.buf {
+		for i, v := range in.buf {
 			buf[i*ch+c] = v
 		}
 	}
@@ -299,9 +243,6 @@ func (s *paSource) Close() error {
 		return nil
 	}
 	s.closed = true
-	if s.done != nil {
-		close(s.done)
-	}
 	paMu.Lock()
 	defer paMu.Unlock()
 	var first error
@@ -309,16 +250,6 @@ func (s *paSource) Close() error {
 		if s.started {
 			_ = in.stream.Abort()
 		}
-	}
-	// The aborted streams end the readers' blocked Reads; don't hang on a
-	// driver that never returns.
-	waited := make(chan struct{})
-	go func() { s.readers.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-time.After(2 * time.Second):
-	}
-	for _, in := range s.in {
 		if err := in.stream.Close(); err != nil && first == nil {
 			first = fmt.Errorf("audio: closing the %s: %v", in.name, err)
 		}
