@@ -421,7 +421,7 @@ func (r *recorder) finish(id string, ws *session, chimes *chimePlayer, cause err
 type chimePlayer struct {
 	e        *env
 	on, beep bool
-	started  bool
+	chimes   recording.Chimes
 	wg       sync.WaitGroup
 	once     sync.Once
 	beepStop context.CancelFunc
@@ -431,27 +431,21 @@ func (c *chimePlayer) cue(from, to consent.Phase) {
 	if !c.on {
 		return
 	}
-	var ch audio.Chime
-	switch {
-	case to == consent.PhaseRecording && from == consent.PhasePaused:
-		ch = audio.ChimeResume
-	case to == consent.PhaseRecording:
-		ch = audio.ChimeStart
-		c.started = true
+	ch, ok := c.chimes.For(from, to)
+	if !ok {
+		return
+	}
+	switch ch {
+	case audio.ChimeStart:
 		if c.beep && c.beepStop == nil {
 			ctx, cancel := context.WithCancel(context.Background())
 			c.beepStop = cancel
 			go func() { _ = audio.RunBeeper(ctx, 0) }()
 		}
-	case c.started && (to == consent.PhasePaused || to == consent.PhaseWaiting) && from == consent.PhaseRecording:
-		ch = audio.ChimePause
-	case to == consent.PhaseStopped && c.started:
-		ch = audio.ChimeStop
+	case audio.ChimeStop:
 		if c.beepStop != nil {
 			c.beepStop()
 		}
-	default:
-		return
 	}
 	c.wg.Add(1)
 	go func() {

@@ -99,6 +99,7 @@ type call struct {
 	ended    bool
 	kept     bool
 	started  bool
+	chimes   recording.Chimes // used only from the Cue callback
 	endErr   error
 	chimeOut gosync.WaitGroup
 	links    map[string]app.ConsentLink // remote consent links by participant id ("" = shared)
@@ -329,20 +330,8 @@ func (c *call) end() error {
 }
 
 func (c *call) cue(from, to consent.Phase) {
-	var ch audio.Chime
-	c.mu.Lock()
-	started := c.started
-	c.mu.Unlock()
-	switch {
-	case to == consent.PhaseRecording && from == consent.PhasePaused:
-		ch = audio.ChimeResume
-	case to == consent.PhaseRecording:
-		ch = audio.ChimeStart
-	case started && from == consent.PhaseRecording && (to == consent.PhasePaused || to == consent.PhaseWaiting):
-		ch = audio.ChimePause
-	case started && to == consent.PhaseStopped && from != consent.PhaseSetup:
-		ch = audio.ChimeStop
-	default:
+	ch, ok := c.chimes.For(from, to)
+	if !ok {
 		return
 	}
 	speak := false
