@@ -172,7 +172,7 @@ func (c *Call) Apply(e consent.Event) (consent.State, error) {
 }
 
 // Stop ends the call: RecordingStopped is appended (the gate closes), capture
-// stops, the last segment is sealed and the final record saved. It returns
+// stops, the final record is saved and the last segment sealed. It returns
 // the final state and the first error (device failure, disk full, record).
 // Stop is idempotent.
 func (c *Call) Stop() (consent.State, error) {
@@ -197,9 +197,8 @@ func (c *Call) Stop() (consent.State, error) {
 	<-c.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.saveLocked(); err != nil && firstErr == nil {
-		firstErr = err
-	}
+	// No second save here: the record was final before the sink closed and
+	// nothing can change it after RecordingStopped.
 	if c.runErr != nil && firstErr == nil {
 		firstErr = c.runErr
 	}
