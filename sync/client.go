@@ -264,8 +264,11 @@ func (c *Client) statePath(id string) string {
 func (c *Client) loadState(id string) outboxState {
 	st := outboxState{ID: id}
 	if b, err := os.ReadFile(c.statePath(id)); err == nil {
-		if json.Unmarshal(b, &st) != nil || st.ID != id {
-			st = outboxState{ID: id} // a damaged state only costs a HEAD/re-register
+		// Only a state that names this recording is used: a damaged,
+		// foreign or id-less file only costs a HEAD/re-register.
+		var saved outboxState
+		if json.Unmarshal(b, &saved) == nil && saved.ID == id {
+			st = saved
 		}
 	}
 	if st.Uploads == nil {
