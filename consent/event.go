@@ -21,7 +21,21 @@ const (
 	RecordingResumed   EventType = "RecordingResumed"
 	RecordingStopped   EventType = "RecordingStopped" // final
 	Recovered          EventType = "Recovered"        // final; appended by Recover after a crash
+	// SegmentSealed binds one sealed segment file of the recording's audio
+	// to the record (Segment is set). It is appended after the segment file
+	// is durable and before the segment is offered for upload.
+	SegmentSealed EventType = "SegmentSealed"
 )
+
+// SegmentRef describes one sealed segment (SegmentSealed only). Segments are
+// numbered from 1 without gaps; segment n+1 starts where segment n ended.
+type SegmentRef struct {
+	Index  int    `json:"index"`  // 1-based position in the recording
+	Start  int64  `json:"start"`  // stream offset (frames per channel at 48 kHz) of the segment's first admitted frame
+	End    int64  `json:"end"`    // stream offset just after its last frame (exclusive)
+	SHA256 string `json:"sha256"` // hex SHA-256 of the segment file's ciphertext, as stored and uploaded
+	Size   int64  `json:"size"`   // bytes of the ciphertext
+}
 
 // Method is how consent (or an age confirmation, or a withdrawal) was expressed.
 type Method string
@@ -49,14 +63,15 @@ type Event struct {
 	Time   string    `json:"time"`   // RFC 3339 UTC with nanoseconds, set by the session
 	Offset int64     `json:"offset"` // frames per channel (48 kHz) admitted before this event
 
-	Participant string     `json:"participant,omitempty"` // participant id: all participant and consent events
-	Principal   *Principal `json:"principal,omitempty"`   // ParticipantAdded only
-	Method      Method     `json:"method,omitempty"`      // ConsentGiven/Refused/Withdrawn, AgeConfirmed
-	AttestedBy  string     `json:"attestedBy,omitempty"`  // participant id of the attesting host, for verbal-attested
-	Notice      *NoticeRef `json:"notice,omitempty"`      // set by the session on ConsentRequested/Given/Refused
-	MinAge      int        `json:"minAge,omitempty"`      // set by the session on AgeConfirmed
-	Reason      string     `json:"reason,omitempty"`      // optional free text (no personal data), e.g. "host paused"
-	Evidence    string     `json:"evidence,omitempty"`    // optional, e.g. hash of a remote consent token
+	Participant string      `json:"participant,omitempty"` // participant id: all participant and consent events
+	Principal   *Principal  `json:"principal,omitempty"`   // ParticipantAdded only
+	Method      Method      `json:"method,omitempty"`      // ConsentGiven/Refused/Withdrawn, AgeConfirmed
+	AttestedBy  string      `json:"attestedBy,omitempty"`  // participant id of the attesting host, for verbal-attested
+	Notice      *NoticeRef  `json:"notice,omitempty"`      // set by the session on ConsentRequested/Given/Refused
+	MinAge      int         `json:"minAge,omitempty"`      // set by the session on AgeConfirmed
+	Reason      string      `json:"reason,omitempty"`      // optional free text (no personal data), e.g. "host paused"
+	Evidence    string      `json:"evidence,omitempty"`    // optional, e.g. hash of a remote consent token
+	Segment     *SegmentRef `json:"segment,omitempty"`     // SegmentSealed only
 
 	Prev string `json:"prev"` // hex SHA-256 of the previous event (or of the header for event 0)
 	Hash string `json:"hash"` // hex SHA-256 of this event's canonical encoding

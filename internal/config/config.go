@@ -149,3 +149,10 @@ func Save(path string, c Config) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// PolicyPath is where an enrolled device keeps the last organisation policy
+// its server sent (a consent.SignedPolicy as JSON), beside the settings file.
+// The sync client writes it on every sync; the call setup reads it.
+func PolicyPath(settingsPath string) string {
+	return filepath.Join(filepath.Dir(settingsPath), "policy.json")
+}
