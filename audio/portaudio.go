@@ -1,12 +1,14 @@
 package audio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gordonklaus/portaudio"
 )
@@ -72,40 +74,82 @@ func Devices() ([]Device, error) {
 	return out, nil
 }
 
+// CallOutput, as CaptureConfig.CallInput, records what the computer plays:
+// the monitor of the sound server's current default output, followed when
+// the default output changes (headset plugged in, Bluetooth connects).
+const CallOutput = "output"
+
+// ErrCallAudioUnsupported says this system cannot record what it plays.
+var ErrCallAudioUnsupported = errors.New("audio: this system cannot record the call's audio (what the computer plays) yet, so the other side of the call would not be recorded — choose the call audio device in the settings, or \"(none)\" to record only the microphone")
+
 // CaptureConfig chooses what to capture.
 type CaptureConfig struct {
-	// Input is the microphone: "" for the default input, a device name as
-	// listed by Devices, its index, or "pulse:SOURCE" for a PulseAudio /
-	// PipeWire source by name (through the ALSA "pulse" device).
+	// Input is the microphone: "" for the default input (on PulseAudio /
+	// PipeWire the server's default source, followed when it changes), a
+	// device name as listed by Devices, its index, or "pulse:SOURCE" for a
+	// PulseAudio / PipeWire source by name (through the ALSA "pulse" device).
 	Input string
-	// CallInput, if set, is the call's audio (same syntax as Input), e.g.
+	// CallInput, if set, is the call's audio: CallOutput for what the
+	// computer plays (followed), or a device as for Input, e.g.
 	// "pulse:alsa_output.pci-0000_00_1f.3.analog-stereo.monitor". It is
-	// recorded as the right channel; the microphone is the left.
+	// recorded as the right channel; the microphone is the left. "" records
+	// the microphone alone (mono).
 	CallInput string
 }
+
+type followKind int
+
+const (
+	followNone followKind = iota
+	followInput
+	followOutput
+)
 
 // OpenCapture opens the configured inputs as a Source (mono, or stereo
 // with CallInput). The first buffer arrives 0.3–2 s after Start.
 func OpenCapture(cfg CaptureConfig) (Source, error) {
+	// Ask the sound server before taking PortAudio's lock: pactl can take
+	// a moment.
+	ctx := context.Background()
+	micName, micFollow := cfg.Input, followNone
+	if cfg.Input == "" {
+		if src, err := resolveFollowed(ctx, followInput); err == nil && src != "" {
+			micName, micFollow = "pulse:"+src, followInput
+		} // else PortAudio's default input, not followed
+	}
+	callName, callFollow := cfg.CallInput, followNone
+	if cfg.CallInput == CallOutput {
+		src, err := resolveFollowed(ctx, followOutput)
+		if err != nil {
+			if errors.Is(err, ErrCallAudioUnsupported) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w\n(the call's audio — what this computer plays — is found through the sound server)", err)
+		}
+		callName, callFollow = "pulse:"+src, followOutput
+	}
+
 	paMu.Lock()
 	defer paMu.Unlock()
 	if err := paInit(); err != nil {
 		return nil, err
 	}
 	s := &paSource{}
-	mic, err := openInput(cfg.Input, "microphone")
+	mic, err := openInput(micName, "microphone")
 	if err != nil {
 		paTerminate()
 		return nil, err
 	}
+	mic.follow = micFollow
 	s.in = append(s.in, mic)
-	if cfg.CallInput != "" {
-		call, err := openInput(cfg.CallInput, "call audio")
+	if callName != "" {
+		call, err := openInput(callName, "call audio")
 		if err != nil {
 			mic.stream.Close()
 			paTerminate()
 			return nil, err
 		}
+		call.follow = callFollow
 		s.in = append(s.in, call)
 	}
 	return s, nil
@@ -115,12 +159,23 @@ type paInput struct {
 	stream *portaudio.Stream
 	buf    []float32
 	name   string
+	source string     // the pulse source captured ("" when not opened by pulse name)
+	tag    string     // assent.capture property of its stream on the sound server
+	follow followKind // followNone: fixed device
+	index  int        // its source-output index on the sound server (-1: not looked up)
 }
 
 type paSource struct {
 	in      []*paInput
 	started bool
 	closed  bool
+
+	// Following the sound server's defaults.
+	watchStop context.CancelFunc
+	recheck   atomic.Bool // the watcher saw a change: resolve again
+	wantMu    sync.Mutex
+	cur       []string // source each input captures (under wantMu)
+	switches  atomic.Int64
 }
 
 func findDevice(name string) (*portaudio.DeviceInfo, error) {
@@ -177,7 +232,10 @@ func openInput(name, role string) (*paInput, error) {
 		}
 		return nil, fmt.Errorf("%w (%s)", err, role)
 	}
-	in := &paInput{buf: make([]float32, FrameSize), name: role}
+	in := &paInput{buf: make([]float32, FrameSize), name: role, source: pulseSource, index: -1}
+	if pulseSource != "" {
+		in.tag = fmt.Sprintf("%d-%d-%s", os.Getpid(), streamSeq.Add(1), strings.ReplaceAll(role, " ", "-"))
+	}
 	p := portaudio.StreamParameters{
 		Input:           portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultHighInputLatency},
 		SampleRate:      SampleRate,
@@ -186,13 +244,14 @@ func openInput(name, role string) (*paInput, error) {
 	withQuietStderr(func() {
 		if pulseSource != "" {
 			old, had := os.LookupEnv("PULSE_SOURCE")
+			oldProp, hadProp := os.LookupEnv("PULSE_PROP")
 			os.Setenv("PULSE_SOURCE", pulseSource)
+			// Names the stream on the server so it can be moved when the
+			// default changes (and says what it is in pavucontrol).
+			os.Setenv("PULSE_PROP", strings.TrimSpace(oldProp+" assent.capture="+in.tag+" media.role=phone"))
 			defer func() {
-				if had {
-					os.Setenv("PULSE_SOURCE", old)
-				} else {
-					os.Unsetenv("PULSE_SOURCE")
-				}
+				restoreEnv("PULSE_SOURCE", old, had)
+				restoreEnv("PULSE_PROP", oldProp, hadProp)
 			}()
 		}
 		in.stream, err = portaudio.OpenStream(p, in.buf)
@@ -201,6 +260,16 @@ func openInput(name, role string) (*paInput, error) {
 		return nil, fmt.Errorf("audio: cannot open %s %q at 48 kHz: %v", role, dev.Name, err)
 	}
 	return in, nil
+}
+
+var streamSeq atomic.Int64
+
+func restoreEnv(k, v string, had bool) {
+	if had {
+		os.Setenv(k, v)
+	} else {
+		os.Unsetenv(k)
+	}
 }
 
 func (s *paSource) Channels() int { return len(s.in) }
@@ -212,8 +281,79 @@ func (s *paSource) Start() error {
 		}
 	}
 	s.started = true
+	s.cur = s.sources()
+	s.startFollowing()
 	return nil
 }
+
+// startFollowing watches the sound server when an input follows a default.
+func (s *paSource) startFollowing() {
+	follows := false
+	for _, in := range s.in {
+		if in.follow != followNone {
+			follows = true
+		}
+	}
+	if !follows {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events, err := WatchSoundServer(ctx)
+	if err != nil {
+		cancel()
+		return // capture goes on with the devices it has
+	}
+	s.watchStop = cancel
+	go func() {
+		for ev := range events {
+			if ev.Failed != nil {
+				return
+			}
+			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" {
+				continue
+			}
+			s.resolve(ctx)
+		}
+	}()
+}
+
+// resolve asks the sound server what each followed input should capture
+// now and moves the input's stream there. The stream is moved by the
+// server (pactl move-source-output), not reopened: no buffer is lost or
+// repeated, the two channels stay in lock-step, and the pipeline never
+// waits. Only this goroutine moves streams.
+func (s *paSource) resolve(ctx context.Context) {
+	for i, in := range s.in {
+		if in.follow == followNone {
+			continue
+		}
+		want, err := resolveFollowed(ctx, in.follow)
+		s.wantMu.Lock()
+		cur := s.cur[i]
+		s.wantMu.Unlock()
+		if err != nil || want == "" || want == cur {
+			continue // keep what we have; the next event tries again
+		}
+		if in.index < 0 {
+			idx, err := streamIndexByTag(ctx, in.tag)
+			if err != nil {
+				continue
+			}
+			in.index = idx
+		}
+		if _, err := pactl(ctx, "move-source-output", strconv.Itoa(in.index), want); err != nil {
+			in.index = -1 // look it up again next time
+			continue
+		}
+		s.wantMu.Lock()
+		s.cur[i] = want
+		s.wantMu.Unlock()
+		s.switches.Add(1)
+	}
+}
+
+// Switches counts how often capture followed a default device change.
+func (s *paSource) Switches() int64 { return s.switches.Load() }
 
 func (s *paSource) Read(buf []float32) error {
 	if s.closed {
@@ -238,11 +378,30 @@ func (s *paSource) Read(buf []float32) error {
 	return nil
 }
 
+func (s *paSource) sources() []string {
+	out := make([]string, len(s.in))
+	for i, in := range s.in {
+		out[i] = in.source
+	}
+	return out
+}
+
+// Following reports which sound server sources are captured now (for the
+// settings screen and tests); "" for an input opened by device.
+func (s *paSource) Following() []string {
+	s.wantMu.Lock()
+	defer s.wantMu.Unlock()
+	return append([]string(nil), s.cur...)
+}
+
 func (s *paSource) Close() error {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
+	if s.watchStop != nil {
+		s.watchStop()
+	}
 	paMu.Lock()
 	defer paMu.Unlock()
 	var first error

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package audio
+
+import "context"
+
+// Planned (docs/platforms.md): macOS through Core Audio process taps,
+// Windows through WASAPI loopback (PortAudio's WASAPI host API). Until then
+// a recording that asks for the call's audio is refused in plain words
+// instead of silently recording one side.
+
+// CallAudioSupported reports whether this build can record what the
+// computer plays.
+const CallAudioSupported = false
+
+func resolveFollowed(ctx context.Context, k followKind) (string, error) {
+	if k == followOutput {
+		return "", ErrCallAudioUnsupported
+	}
+	return "", ErrNoSoundServer // the microphone falls back to PortAudio's default input
+}

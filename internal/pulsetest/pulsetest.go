@@ -1,0 +1,152 @@
+// Package pulsetest starts a private PulseAudio server laid out like a
+// rep's laptop on a call, for tests only:
+//
+//   - "speakers" (Laptop speakers): a null sink, the default output — the
+//     call plays here;
+//   - "headset" (Headset): a second null sink, to switch the default to;
+//   - "both": a combine sink playing into speakers and headset at once (the
+//     same audio on both monitors, to check a switch between them for gaps);
+//   - "micsink" + remap source "mic" (Headset microphone): the default
+//     input — what is played into micsink is what the rep "says".
+//
+// Each test gets its own server, so it can change the defaults without
+// disturbing tests running beside it. Requires pulseaudio and pactl
+// (scripts/deps.sh); under scripts/with-real-parts.sh they are present.
+package pulsetest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is a running private PulseAudio.
+type Server struct {
+	Addr string // PULSE_SERVER value
+	dir  string
+	cmd  *exec.Cmd
+}
+
+// Start starts a private server and points PULSE_SERVER at it for the
+// test (t.Setenv: the test must not be parallel).
+func Start(t testing.TB) *Server {
+	t.Helper()
+	for _, tool := range []string{"pulseaudio", "pactl", "paplay"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed (scripts/deps.sh installs it)", tool)
+		}
+	}
+	dir, err := os.MkdirTemp("", "assent-callpulse-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	rt := filepath.Join(dir, "run")
+	if err := os.MkdirAll(filepath.Join(rt, "pulse"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(rt, "pulse", "native")
+	conf := strings.Join([]string{
+		"load-module module-null-sink sink_name=speakers sink_properties=device.description=Laptop_speakers rate=48000 channels=2",
+		"load-module module-null-sink sink_name=headset sink_properties=device.description=Headset rate=48000 channels=2",
+		"load-module module-null-sink sink_name=micsink sink_properties=device.description=Mic_line rate=48000 channels=1",
+		"load-module module-remap-source source_name=mic master=micsink.monitor source_properties=device.description=Headset_microphone",
+		"load-module module-combine-sink sink_name=both slaves=speakers,headset adjust_time=0 resample_method=trivial sink_properties=device.description=Both_outputs rate=48000 channels=2",
+		"load-module module-native-protocol-unix auth-anonymous=1 socket=" + sock,
+		"set-default-sink speakers",
+		"set-default-source mic",
+	}, "\n") + "\n"
+	pa := filepath.Join(dir, "default.pa")
+	if err := os.WriteFile(pa, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pulseaudio", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
+		"-n", "-F", pa, "--log-target=file:"+filepath.Join(dir, "pulse.log"))
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt, "HOME="+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: "unix:" + sock, dir: dir, cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; ; i++ {
+		if exec.Command("pactl", "-s", s.Addr, "info").Run() == nil {
+			break
+		}
+		if i == 100 {
+			log, _ := os.ReadFile(filepath.Join(dir, "pulse.log"))
+			t.Fatalf("private PulseAudio did not start in 10 s: %s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Setenv("PULSE_SERVER", s.Addr)
+	return s
+}
+
+// Pactl runs pactl against the server and fails the test on error.
+func (s *Server) Pactl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("pactl", append([]string{"-s", s.Addr}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pactl %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Play starts playing a WAV file into sink ("" = the default output, so
+// the stream follows a default change like a call application's does) and
+// returns a function that waits for it to end.
+func (s *Server) Play(t testing.TB, sink, wav string) (wait func()) {
+	t.Helper()
+	// Call applications play with low latency (tens of ms), not paplay's
+	// default 2 s buffer, which a move between sinks would drop.
+	args := []string{"-s", s.Addr, "--latency-msec=40"}
+	if sink != "" {
+		args = append(args, "-d", sink)
+	}
+	cmd := exec.Command("paplay", append(args, wav)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return func() { <-done }
+}
+
+// Listen keeps a low-latency reader on a source for the rest of the test
+// (so two null sinks run with the same latency; a sink nobody listens to
+// renders in 2 s blocks).
+func (s *Server) Listen(t testing.TB, source string) {
+	t.Helper()
+	cmd := exec.Command("parec", "-s", s.Addr, "--latency-msec=20", "-d", source)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// FakeCallApp starts a process that looks like a call application to the
+// sound server (application.name = name, application.process.binary =
+// binary) and captures the microphone, as `parec --client-name` does. It
+// returns a function that stops it.
+func (s *Server) FakeCallApp(t testing.TB, name, binary string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command("parec", "-s", s.Addr, "--client-name="+name, "-d", "mic")
+	cmd.Env = append(os.Environ(), "PULSE_PROP=application.process.binary="+binary)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
