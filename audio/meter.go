@@ -19,7 +19,8 @@ const SilenceDB = -120.0
 // stores, the UI loads; both without locks. Levels are for display only and
 // are never stored or logged.
 type Meters struct {
-	ch []meterChan
+	ch   []meterChan
+	side *silentSide // stereo: the silent-side rule
 }
 
 type meterChan struct {
@@ -29,6 +30,9 @@ type meterChan struct {
 // NewMeters returns meters for n channels, all at silence.
 func NewMeters(n int) *Meters {
 	m := &Meters{ch: make([]meterChan, n)}
+	if n == 2 {
+		m.side = &silentSide{}
+	}
 	for i := range m.ch {
 		m.ch[i].rms.Store(math.Float64bits(SilenceDB))
 		m.ch[i].peak.Store(math.Float64bits(SilenceDB))
@@ -66,6 +70,7 @@ func (m *Meters) measure(buf []float32) {
 	if frames == 0 {
 		return
 	}
+	var rms [2]float64
 	for c := 0; c < n; c++ {
 		var sum, peak float64
 		for i := c; i < len(buf); i += n {
@@ -75,8 +80,15 @@ func (m *Meters) measure(buf []float32) {
 				peak = a
 			}
 		}
-		m.ch[c].rms.Store(math.Float64bits(toDB(math.Sqrt(sum / float64(frames)))))
+		r := toDB(math.Sqrt(sum / float64(frames)))
+		if c < 2 {
+			rms[c] = r
+		}
+		m.ch[c].rms.Store(math.Float64bits(r))
 		m.ch[c].peak.Store(math.Float64bits(toDB(peak)))
+	}
+	if m.side != nil {
+		m.side.add(rms)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gordonklaus/portaudio"
 )
@@ -155,6 +156,12 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 	return s, nil
 }
 
+// minInputLatency sizes each input's buffer: with two inputs read in
+// lock-step on a loaded machine, ALSA's default (tens of ms) overran and
+// lost audio; half a second of slack costs only memory. Capture latency
+// does not matter for a recorder (the gate counts buffers, not time).
+const minInputLatency = 500 * time.Millisecond
+
 type paInput struct {
 	stream *portaudio.Stream
 	buf    []float32
@@ -237,7 +244,7 @@ func openInput(name, role string) (*paInput, error) {
 		in.tag = fmt.Sprintf("%d-%d-%s", os.Getpid(), streamSeq.Add(1), strings.ReplaceAll(role, " ", "-"))
 	}
 	p := portaudio.StreamParameters{
-		Input:           portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: dev.DefaultHighInputLatency},
+		Input:           portaudio.StreamDeviceParameters{Device: dev, Channels: 1, Latency: max(dev.DefaultHighInputLatency, minInputLatency)},
 		SampleRate:      SampleRate,
 		FramesPerBuffer: FrameSize,
 	}

@@ -132,7 +132,7 @@ func TestRealCallAudioFollowsDefaultOutput(t *testing.T) {
 	right := toFloat(pcm.Channel(1))
 	whole, lag := alignedCorrelation(far, right, len(right))
 	t.Logf("right channel ~ far end, whole speech across the switch: %.3f", whole)
-	if whole < 0.85 {
+	if whole < 0.75 {
 		t.Errorf("the far end's speech is not whole in the right channel (%.3f)", whole)
 	}
 	// Every voiced half second sits at the same lag ± one buffer.
@@ -149,9 +149,15 @@ func TestRealCallAudioFollowsDefaultOutput(t *testing.T) {
 				best, at = c, d
 			}
 		}
+		for d := at - 3; d <= at+3; d++ {
+			if c := correlationAt(a, right, off+lag+d); c > best {
+				best, at = c, d
+			}
+		}
 		checked++
 		worst = max(worst, at, -at)
-		if best < 0.8 || at < -FrameSize || at > FrameSize {
+		// One buffer, plus 1 ms for how exactly a lag is found through Opus.
+		if best < 0.8 || at < -FrameSize-48 || at > FrameSize+48 {
 			t.Errorf("far-end speech at %.1f s: correlation %.3f, shifted %d samples (a gap or repeat)", float64(off)/SampleRate, best, at)
 		}
 	}

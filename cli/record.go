@@ -184,7 +184,7 @@ func cmdRecord(e *env, args []string) int {
 	fs := flags(e, "record")
 	title := fs.String("title", "", "title of the recording (default: \"Call\" and the date)")
 	input := fs.String("input", "", "microphone: a name or index from 'assent devices', or pulse:SOURCE (default: settings, else the default input)")
-	callInput := fs.String("call-input", "", "the call's audio as a second input, recorded as the right channel")
+	callInput := fs.String("call-input", "", "the other side of the call, recorded as the right channel: a device from 'assent devices', or none (default: settings, else what this computer plays)")
 	dur := fs.Duration("duration", 0, "stop after this long, e.g. 30m (default: until stopped)")
 	lang := fs.String("lang", "", "notice language for participants without [lang] (default: settings, else en)")
 	verbal := fs.Bool("verbal", false, "participants answer aloud on the call; the first participant (the host) attests each answer")
@@ -235,15 +235,9 @@ func cmdRecord(e *env, args []string) int {
 	if *title == "" {
 		*title = "Call " + time.Now().Format("2006-01-02 15:04")
 	}
-	if *input == "" {
-		*input = cfg.Input
-	}
-	if *callInput == "" {
-		*callInput = cfg.CallInput
-	}
-	src, err := audio.OpenCapture(audio.CaptureConfig{Input: *input, CallInput: *callInput})
+	src, err := audio.OpenCapture(captureConfig(e, cfg, *input, *callInput)) // devices.go
 	if err != nil {
-		return fail(e, ExitFailed, "%v", err)
+		return fail(e, ExitFailed, "%v", captureError(err))
 	}
 	w, err := ws.vault.Create(vault.NewRecording{Title: *title, Participants: vparts})
 	if err != nil {
@@ -261,6 +255,7 @@ func cmdRecord(e *env, args []string) int {
 		_ = ws.vault.Delete(id)
 		return fail(e, ExitFailed, "%v", err)
 	}
+	warnSilentSide(e, call) // devices.go
 	con := newConsole(e)
 	defer con.close()
 	con.done = call.Done()

@@ -25,8 +25,9 @@ type Config struct {
 	// NoticeDir, if set, is an organisation's own notice tree
 	// (<id>/<version>/<lang>.md) used instead of the shipped one.
 	NoticeDir string `json:"noticeDir,omitempty"`
-	// Input and CallInput select capture devices ("" = default input; see
-	// `assent devices`).
+	// Input and CallInput select capture devices: "" = the default input
+	// and what this computer plays (stereo); CallInput "none" = microphone
+	// only. See devices.go and `assent devices`.
 	Input     string `json:"input,omitempty"`
 	CallInput string `json:"callInput,omitempty"`
 	// Chime plays a sound on start/pause/stop; Beep a periodic beep.

@@ -59,3 +59,19 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestCallAudioIsOnByDefault(t *testing.T) {
+	mic, call := Default().CaptureInputs()
+	if mic != "" || call != CallOutput {
+		t.Fatalf("a fresh install captures mic %q call %q; want the default input and what the computer plays", mic, call)
+	}
+	c := Default()
+	c.CallInput = CallNone
+	if _, call := c.CaptureInputs(); call != "" {
+		t.Fatalf("\"none\" captures %q, want the microphone alone", call)
+	}
+	c.CallInput = "pulse:headset.monitor"
+	if _, call := c.CaptureInputs(); call != "pulse:headset.monitor" {
+		t.Fatalf("a chosen device became %q", call)
+	}
+}
