@@ -66,6 +66,7 @@ type Device struct {
 	ID      string
 	Name    string
 	Default bool
+	Call    bool // the other side of the call (what the computer plays), not a microphone
 }
 
 // Meter gives live input levels, one per metered device, 0..1 (peak, with
@@ -177,6 +178,7 @@ type CallState struct {
 	Who          string // name of the participant behind Reason
 	RecordingID  string // set once something was stored
 	Err          error
+	Warning      string // plain words about the capture, e.g. one side of the call silent; "" = fine
 }
 
 // Call is one call in progress.

@@ -55,7 +55,7 @@ func NewFakeBackend() *FakeBackend {
 		},
 		devices: []Device{
 			{ID: "mic", Name: "Built-in microphone", Default: true},
-			{ID: "monitor", Name: "Call audio (monitor of callsink)"},
+			{ID: "monitor", Name: "Laptop speakers — call audio", Default: true, Call: true},
 		},
 		receipts: map[string]string{},
 		settings: Settings{RetentionDays: 1095, MinimumAge: 16, Chime: true},

@@ -449,6 +449,8 @@ func (u *UI) showRecording() {
 	timer := widget.NewLabelWithStyle("0:00", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true})
 	timer.SizeName = theme.SizeNameHeadingText
 	hint := wrapLabel("")
+	warn := wrapLabel("") // callaudio: CallState.Warning (one side of the call silent)
+	el["capture-warning"] = warn
 	meters := container.NewVBox()
 	var mts []*meter
 	partBox := container.NewVBox()
@@ -487,6 +489,11 @@ func (u *UI) showRecording() {
 			hint.SetText(lang.L("Someone has not agreed yet. Nothing is being recorded."))
 		}
 		dot.Refresh()
+		if s.Warning != "" {
+			warn.SetText("⚠ " + lang.L(s.Warning))
+		} else {
+			warn.SetText("")
+		}
 		for len(mts) < len(s.Levels) {
 			m := newMeter()
 			name := fmt.Sprintf(lang.L("Input %d"), len(mts)+1)
@@ -524,7 +531,7 @@ func (u *UI) showRecording() {
 	}
 	refresh()
 	top := container.NewBorder(nil, nil, container.NewHBox(container.NewCenter(dotBox), status), timer)
-	body := container.NewVBox(top, hint, widget.NewSeparator(), widget.NewLabel(lang.L("Input levels")), meters,
+	body := container.NewVBox(top, hint, warn, widget.NewSeparator(), widget.NewLabel(lang.L("Input levels")), meters,
 		widget.NewSeparator(), widget.NewLabel(lang.L("Participants")), partBox)
 	bar := container.NewHBox(joined, pause, stop)
 	u.setScreen("recording", container.NewPadded(container.NewBorder(nil, bar, nil, nil, container.NewVScroll(body))), el)

@@ -320,10 +320,14 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 
 	devs, _ := u.b.Devices()
 	none := lang.L("(none)")
-	devNames := []string{}
-	devBack := map[string]string{none: ""}
+	devNames, callNames := []string{}, []string{} // callaudio: microphones and call sources apart
+	devBack := map[string]string{none: CallNone}
 	for _, d := range devs {
-		devNames = append(devNames, d.Name)
+		if d.Call {
+			callNames = append(callNames, d.Name)
+		} else {
+			devNames = append(devNames, d.Name)
+		}
 		devBack[d.Name] = d.ID
 	}
 	nameOf := func(id string) string {
@@ -344,12 +348,7 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 			}
 		}
 	}
-	callIn := widget.NewSelect(append([]string{none}, devNames...), nil)
-	if n := nameOf(cur.CallDevice); n != "" {
-		callIn.SetSelected(n)
-	} else {
-		callIn.SetSelected(none)
-	}
+	callIn, callWarn := u.callDeviceSelect(devs, callNames, cur.CallDevice) // callaudio: devices.go
 
 	server := widget.NewEntry()
 	server.SetText(cur.ServerURL)
@@ -447,7 +446,8 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 
 	form := widget.NewForm(
 		widget.NewFormItem(lang.L("Microphone"), input),
-		widget.NewFormItem(lang.L("Call audio"), callIn),
+		widget.NewFormItem(lang.L("Call audio"), container.NewVBox(callIn, callWarn)), // callaudio
+		widget.NewFormItem(lang.L("Calls"), u.callWatchSetting()),                     // callaudio: callwatch.go
 		widget.NewFormItem(lang.L("Server"), server),
 		widget.NewFormItem(lang.L("Enrolment code"), container.NewBorder(nil, nil, nil, enrol, code)),
 		widget.NewFormItem(lang.L("Status"), status),

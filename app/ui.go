@@ -107,6 +107,7 @@ func New(a fyne.App, b Backend, live bool) (*UI, error) {
 		u.showHome(0)
 	}
 	u.win.Show()
+	u.startCallWatch() // callaudio: callwatch.go (after the first screen)
 	if u.automation != "" && live {
 		// Layout settles after SetContent; keep the file current.
 		go func() {

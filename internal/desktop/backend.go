@@ -108,15 +108,7 @@ func (b *Backend) Checks() []app.Check {
 
 // Devices implements app.Backend.
 func (b *Backend) Devices() ([]app.Device, error) {
-	devs, err := audio.Devices()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]app.Device, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, app.Device{ID: d.Name, Name: d.Name, Default: d.Default})
-	}
-	return out, nil
+	return deviceList(b.config()) // devices.go
 }
 
 // OpenMeter implements app.Backend: it captures from the devices through a
@@ -124,12 +116,9 @@ func (b *Backend) Devices() ([]app.Device, error) {
 // levels, measured before the gate, are read.
 func (b *Backend) OpenMeter(ids []string) (app.Meter, error) {
 	b.closeMeter()
-	cc := audio.CaptureConfig{}
-	if len(ids) > 0 {
-		cc.Input = ids[0]
-	}
-	if len(ids) > 1 {
-		cc.CallInput = ids[1]
+	cc, err := captureFor(ids) // devices.go
+	if err != nil {
+		return nil, err
 	}
 	src, err := audio.OpenCapture(cc)
 	if err != nil {
@@ -369,7 +358,7 @@ func (b *Backend) Receipt(id string) (string, error) {
 func (b *Backend) Apply(s app.Settings) error {
 	b.mu.Lock()
 	c := b.cfg
-	c.Input, c.CallInput = s.InputDevice, s.CallDevice
+	c.Input, c.CallInput = settingToConfig(s.InputDevice), settingToConfig(s.CallDevice) // devices.go
 	c.Chime, c.Beep = s.Chime, s.Beep
 	c.Language = s.Language
 	if s.MinimumAge != 0 {

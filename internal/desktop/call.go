@@ -33,13 +33,12 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		return nil, err
 	}
 	b.closeMeter() // the meter holds the device
-	cc := audio.CaptureConfig{Input: cfg.Input, CallInput: cfg.CallInput}
+	mic, callIn := cfg.CaptureInputs()
+	cc := audio.CaptureConfig{Input: mic, CallInput: callIn}
 	if len(setup.Devices) > 0 {
-		cc.Input = setup.Devices[0]
-		cc.CallInput = ""
-	}
-	if len(setup.Devices) > 1 {
-		cc.CallInput = setup.Devices[1]
+		if cc, err = captureFor(setup.Devices); err != nil { // devices.go
+			return nil, err
+		}
 	}
 	var vparts []vault.Participant
 	for _, p := range setup.Participants {
@@ -146,7 +145,7 @@ func (c *call) State() app.CallState {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cs := app.CallState{Recorded: time.Duration(st.Offset) * time.Second / audio.SampleRate, Levels: levels(c.rc.Meters()),
+	cs := app.CallState{Recorded: time.Duration(st.Offset) * time.Second / audio.SampleRate, Levels: levels(c.rc.Meters()), Warning: silentSideWarning(c.rc.Meters()),
 		Reason: c.reason, Who: c.who, Err: c.endErr}
 	if c.kept {
 		cs.RecordingID = c.id

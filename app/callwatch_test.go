@@ -1,0 +1,81 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+)
+
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	var b *widget.Button
+	walk(o, func(c fyne.CanvasObject) {
+		if x, ok := c.(*widget.Button); ok && x.Text == text && b == nil {
+			b = x
+		}
+	})
+	return b
+}
+
+// TestCallNoticeOpensNewCallTitledFromTheApp: a call application taking
+// the microphone gives one desktop notification and, in the window, one
+// click to New call titled from the application. Nothing starts by itself.
+func TestCallNoticeOpensNewCallTitledFromTheApp(t *testing.T) {
+	u, _ := newTestUI(t, true)
+	n := CallNotice{App: "Zoom", Title: "Zoom call", Message: "Zoom is using your microphone — record this call with everyone's consent?"}
+	test.AssertNotificationSent(t, fyne.NewNotification("Assent", n.Message), func() { u.callNoticed(n) })
+	if u.call != nil {
+		t.Fatal("a call was started by the notice")
+	}
+	ov := u.win.Canvas().Overlays().Top()
+	if ov == nil {
+		t.Fatal("no prompt in the window")
+	}
+	b := findButton(ov, "New call")
+	if b == nil {
+		t.Fatalf("no New call button in the prompt: %q", texts(ov))
+	}
+	test.Tap(b)
+	e, ok := u.el["title"].(*widget.Entry)
+	if !ok || e.Text != "Zoom call" || u.tabs.SelectedIndex() != 0 {
+		t.Fatalf("after the click: screen %q, title %v", u.screen, u.el["title"])
+	}
+	if u.call != nil {
+		t.Fatal("a call was started without consent being asked")
+	}
+}
+
+// TestCallNoticeSwitchedOffInSettings: the settings switch turns the call
+// notices off (the watcher asks it before every notice).
+func TestCallNoticeSwitchedOffInSettings(t *testing.T) {
+	u, _ := newTestUI(t, true)
+	if !u.callWatchOn() {
+		t.Fatal("call notices are off by default")
+	}
+	c := u.callWatchSetting().(*widget.Check)
+	test.Tap(c)
+	if u.callWatchOn() {
+		t.Fatal("still on after switching off")
+	}
+}
+
+// TestCallAudioNoneWarns: choosing "(none)" for the call audio says the
+// other side will not be recorded; the default is what the computer plays.
+func TestCallAudioNoneWarns(t *testing.T) {
+	u, fb := newTestUI(t, true)
+	devs, _ := fb.Devices()
+	sel, warn := u.callDeviceSelect(devs, []string{"Laptop speakers — call audio"}, "")
+	if sel.Selected != "Laptop speakers — call audio" || warn.Text != "" {
+		t.Fatalf("default call audio %q, warning %q", sel.Selected, warn.Text)
+	}
+	sel.SetSelected("(none)")
+	if !strings.Contains(warn.Text, "will not be recorded") {
+		t.Fatalf("no warning for (none): %q", warn.Text)
+	}
+	sel2, _ := u.callDeviceSelect(devs, []string{"Laptop speakers — call audio"}, CallNone)
+	if sel2.Selected != "(none)" {
+		t.Fatalf("stored none shows %q", sel2.Selected)
+	}
+}

@@ -1,0 +1,70 @@
+package desktop
+
+import (
+	"testing"
+
+	"github.com/assent-app/assent/audio"
+	"github.com/assent-app/assent/internal/config"
+	"github.com/assent-app/assent/internal/pulsetest"
+	"github.com/assent-app/assent/internal/testenv"
+)
+
+func TestCallOutputSpelledTheSame(t *testing.T) {
+	if config.CallOutput != audio.CallOutput {
+		t.Fatalf("config.CallOutput %q != audio.CallOutput %q", config.CallOutput, audio.CallOutput)
+	}
+}
+
+func TestCaptureForCheckedDevices(t *testing.T) {
+	for _, c := range []struct {
+		ids       []string
+		mic, call string
+	}{
+		{[]string{DefaultMicID, DefaultCallID}, "", audio.CallOutput},
+		{[]string{DefaultCallID, DefaultMicID}, "", audio.CallOutput}, // order on screen does not swap the channels
+		{[]string{DefaultMicID}, "", ""},
+		{[]string{"pulse:mic", "pulse:headset.monitor"}, "pulse:mic", "pulse:headset.monitor"},
+		{[]string{"pulse:headset.monitor"}, "pulse:headset.monitor", ""}, // the call alone
+	} {
+		cc, err := captureFor(c.ids)
+		if err != nil || cc.Input != c.mic || cc.CallInput != c.call {
+			t.Errorf("%q: %+v %v, want mic %q call %q", c.ids, cc, err, c.mic, c.call)
+		}
+	}
+	for in, want := range map[string]string{DefaultMicID: "", DefaultCallID: "", "": "", "none": "none", "pulse:x": "pulse:x"} {
+		if got := settingToConfig(in); got != want {
+			t.Errorf("setting %q → config %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRealDeviceListNamesBothSides: the app's device list names the
+// defaults after the sound server's devices, both checked by default.
+func TestRealDeviceListNamesBothSides(t *testing.T) {
+	testenv.RequirePulse(t)
+	pulsetest.Start(t)
+	devs, err := deviceList(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mic, call bool
+	for _, d := range devs {
+		if d.ID == DefaultMicID && d.Default && !d.Call && d.Name == "Default microphone (Headset microphone)" {
+			mic = true
+		}
+		if d.ID == DefaultCallID && d.Default && d.Call && d.Name == "What this computer plays (Laptop speakers — call audio)" {
+			call = true
+		}
+	}
+	if !mic || !call {
+		t.Fatalf("defaults missing or unnamed: %+v", devs)
+	}
+	cfg := config.Default()
+	cfg.CallInput = config.CallNone
+	devs, _ = deviceList(cfg)
+	for _, d := range devs {
+		if d.ID == DefaultCallID && d.Default {
+			t.Fatal("call audio is checked by default although the settings say none")
+		}
+	}
+}
