@@ -47,6 +47,76 @@ else
   echo "skipped: needs PulseAudio and a Secret Service (run via scripts/with-real-parts.sh)"
 fi
 
+echo; echo "## Call audio (issue 12): live stereo capture vs ffmpeg -f pulse | age on the same source, 60 s each"
+# assent records both sides by default (default input left, monitor of the default output right) and
+# encodes, encrypts and seals; the reference pipeline captures the same sound server source, encodes with
+# libopus at 24 kbit/s and encrypts with the age CLI. CPU = utime+stime of the processes over 60 s.
+if [ "${ASSENT_TEST_PULSE:-}" = 1 ] && [ "${ASSENT_TEST_KEYRING:-}" = 1 ]; then
+  tck=$(getconf CLK_TCK)
+  ticks() { local t=0 p; for p in "$@"; do t=$(( t + $(awk '{print $14+$15}' /proc/$p/stat 2>/dev/null || echo 0) )); done; echo $t; }
+  # cpu_pct SECONDS PID... → percent of one core used by the PIDs over SECONDS
+  cpu_pct() { local secs=$1; shift; local t0 t1 s0 s1; t0=$(ticks "$@"); s0=$(date +%s.%N); sleep "$secs"; t1=$(ticks "$@"); s1=$(date +%s.%N)
+    python3 -c "print(f'{100*($t1-$t0)/$tck/($s1-$s0):.2f}')"; }
+  # rec_start NAME ARGS… : starts 'assent record' with one participant who agrees; sets rec_pid
+  rec_start() {
+    local name=$1; shift
+    export ASSENT_HOME="$work/vault-$name" ASSENT_CONFIG="$work/config-$name.json"
+    echo '{"org":{"controller":"Bench BV","contact":"privacy@bench.example"},"chime":false}' > "$ASSENT_CONFIG"
+    mkfifo "$work/in-$name"
+    "$BIN" record --title "bench $name" --participant "Host" "$@" < "$work/in-$name" > "$work/rec-$name.out" 2>&1 &
+    rec_pid=$!
+    exec 8>"$work/in-$name"; printf 'I agree\nyes\n' >&8
+    for _ in $(seq 300); do grep -q "recording started" "$work/rec-$name.out" && break; sleep 0.1; done
+  }
+  rec_start cpu --duration 75s
+  paplay -d callsink "$work/long.wav" & play=$!
+  sleep 5
+  a=$(cpu_pct 60 $rec_pid)
+  kill $play 2>/dev/null || true; exec 8>&-; wait $rec_pid || true
+  echo "assent record, stereo (mic + call), Opus 32 kbit/s + age + sealed segments: $a% of one core"
+
+  age-keygen -o "$work/bench.key" 2>/dev/null; rcpt=$(age-keygen -y "$work/bench.key")
+  # ff_run LABEL CHANNELS BITRATE: ffmpeg from callsink.monitor → libopus → age, 60 s measured
+  ff_run() {
+    rm -f "$work/ff.ogg"; mkfifo "$work/ff.ogg"
+    age -r "$rcpt" -o "$work/ff-$1.age" "$work/ff.ogg" > /dev/null 2>&1 & agep=$!
+    ffmpeg -nostdin -v error -f pulse -i callsink.monitor -ac "$2" -c:a libopus -b:a "$3" -f ogg -y "$work/ff.ogg" > /dev/null 2>&1 & ffp=$!
+    paplay -d callsink "$work/long.wav" > /dev/null 2>&1 & play=$!
+    sleep 5
+    f=$(cpu_pct 60 $ffp $agep)
+    kill $play $ffp 2>/dev/null; wait $ffp $agep 2>/dev/null || true
+    echo "$f"
+  }
+  f1=$(ff_run mono 1 24k)
+  echo "ffmpeg -f pulse … -c:a libopus -b:a 24k | age (mono): $f1% of one core"
+  f2=$(ff_run stereo 2 32k)
+  echo "ffmpeg -f pulse … -ac 2 -c:a libopus -b:a 32k | age (stereo): $f2% of one core"
+  python3 -c "print(f'ratio assent stereo / ffmpeg|age mono 24k: {$a/max($f1,0.01):.2f}  (target ≤ 1.00); / ffmpeg|age stereo 32k: {$a/max($f2,0.01):.2f}')"
+
+  echo; echo "## Call audio: drift between the two channels over ${DRIFT_SECONDS:=600} s"
+  # The same speech reaches both inputs (a combine sink plays into callsink and othersink; a reader on
+  # each monitor keeps both null sinks at the same latency); the lag of right against left is measured
+  # every minute of the recording (scripts/drift).
+  comb=$(pactl load-module module-combine-sink sink_name=benchboth slaves=callsink,othersink adjust_time=0 resample_method=trivial)
+  parec -d callsink.monitor --latency-msec=20 > /dev/null & l1=$!
+  parec -d othersink.monitor --latency-msec=20 > /dev/null & l2=$!
+  rec_start drift --input pulse:callsink.monitor --call-input pulse:othersink.monitor --duration "${DRIFT_SECONDS}s"
+  sleep 3
+  paplay -d benchboth "$work/long.wav" & play=$!
+  wait $rec_pid || true; exec 8>&-
+  kill $play $l1 $l2 2>/dev/null || true
+  pactl unload-module "$comb" 2>/dev/null || true
+  id=$(sed -n 's/^recording \([0-9a-z]*\)$/\1/p' "$work/rec-drift.out")
+  if [ -n "$id" ] && "$BIN" export "$id" --out "$work/drift" > /dev/null 2>&1; then
+    ffmpeg -v error -y -i "$(ls "$work"/drift/*.opus | head -1)" -ar 48000 -c:a pcm_s16le "$work/drift.wav"
+    go run ./scripts/drift "$work/drift.wav" || echo "drift: the measurement failed"
+  else
+    echo "drift: the recording failed: $(tail -3 "$work/rec-drift.out")"
+  fi
+else
+  echo "skipped: needs PulseAudio and a Secret Service (run via scripts/with-real-parts.sh)"
+fi
+
 echo; echo "## Cold start of the app to an interactive window (target < 1.5 s), 3 runs"
 if [ -n "${DISPLAY:-}" ]; then
   # In a process of its own: the app is started and killed three times.
