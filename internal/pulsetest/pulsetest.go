@@ -65,7 +65,10 @@ func Start(t testing.TB) *Server {
 	}
 	cmd := exec.Command("pulseaudio", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
 		"-n", "-F", pa, "--log-target=file:"+filepath.Join(dir, "pulse.log"))
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt, "HOME="+dir)
+	// No session bus: a second PulseAudio on the same bus fails with "D-Bus
+	// name org.PulseAudio1 already taken" (an unreachable address, not an
+	// unset one, which would autolaunch a bus).
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+rt, "HOME="+dir, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent", "DISPLAY=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
