@@ -40,6 +40,9 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 			return nil, err
 		}
 	}
+	if err := noCallAudio(cfg, cc); err != nil { // devices.go
+		return nil, err
+	}
 	var vparts []vault.Participant
 	for _, p := range setup.Participants {
 		vparts = append(vparts, vault.Participant{Name: p.Name, Email: p.Email})

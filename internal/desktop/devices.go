@@ -2,6 +2,7 @@ package desktop
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/assent-app/assent/app"
@@ -104,4 +105,25 @@ func (b *Backend) WatchCalls(ctx context.Context, enabled func() bool, notify fu
 // silentSideWarning is the recording screen's warning about a missing side.
 func silentSideWarning(ms *audio.Meters) string {
 	return ms.SilentSide().Message()
+}
+
+// noCallAudio refuses a call that would silently record one side: the
+// settings do not say "(none)", no call audio was chosen, and this system
+// offers none to choose (not supported here, or no sound server to ask).
+// A call audio device the user unchecked on the new-call screen is an
+// explicit choice and is not refused.
+func noCallAudio(cfg config.Config, cc audio.CaptureConfig) error {
+	if cc.CallInput != "" || cfg.CallInput == config.CallNone {
+		return nil
+	}
+	calls, err := audio.CallChoices(context.Background())
+	for _, c := range calls {
+		if c.ID != config.CallNone {
+			return nil // there was a choice; leaving it out was the user's
+		}
+	}
+	if err == nil {
+		err = audio.ErrCallAudioUnsupported
+	}
+	return fmt.Errorf("%w\nIn Settings, choose \"(none)\" as the call audio to record only your microphone", err)
 }

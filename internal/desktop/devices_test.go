@@ -1,6 +1,7 @@
 package desktop
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/assent-app/assent/audio"
@@ -66,5 +67,25 @@ func TestRealDeviceListNamesBothSides(t *testing.T) {
 		if d.ID == DefaultCallID && d.Default {
 			t.Fatal("call audio is checked by default although the settings say none")
 		}
+	}
+}
+
+// TestBadInputGetsClearError_NoCallAudioHere: without a sound server to
+// ask, a call whose settings expect both sides is refused in plain words
+// instead of recording one side; with "(none)" in the settings it is not.
+func TestBadInputGetsClearError_NoCallAudioHere(t *testing.T) {
+	t.Setenv("PULSE_SERVER", "unix:/nonexistent/assent-test")
+	t.Setenv("PATH", t.TempDir()) // and no pactl
+	err := noCallAudio(config.Default(), audio.CaptureConfig{})
+	if err == nil || !strings.Contains(err.Error(), "(none)") {
+		t.Fatalf("got %v, want a refusal that says how to record the microphone alone", err)
+	}
+	cfg := config.Default()
+	cfg.CallInput = config.CallNone
+	if err := noCallAudio(cfg, audio.CaptureConfig{}); err != nil {
+		t.Fatalf("with (none) chosen: %v", err)
+	}
+	if err := noCallAudio(config.Default(), audio.CaptureConfig{CallInput: audio.CallOutput}); err != nil {
+		t.Fatalf("with call audio: %v", err)
 	}
 }
