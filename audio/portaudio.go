@@ -162,6 +162,10 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 // does not matter for a recorder (the gate counts buffers, not time).
 const minInputLatency = 500 * time.Millisecond
 
+// coalesce is how long a burst of sound server events is gathered before
+// the defaults are asked again.
+const coalesce = 100 * time.Millisecond
+
 type paInput struct {
 	stream *portaudio.Stream
 	buf    []float32
@@ -318,6 +322,20 @@ func (s *paSource) startFollowing() {
 			}
 			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" {
 				continue
+			}
+			// Changes come in bursts (a device appears: sink, source, server
+			// events); ask once after the burst, still well within a second.
+			time.Sleep(coalesce)
+		drain:
+			for {
+				select {
+				case ev, ok := <-events:
+					if !ok || ev.Failed != nil {
+						return
+					}
+				default:
+					break drain
+				}
 			}
 			s.resolve(ctx)
 		}
