@@ -153,6 +153,7 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		call.follow = callFollow
 		s.in = append(s.in, call)
 	}
+	s.cur = s.sources()
 	return s, nil
 }
 
@@ -292,7 +293,6 @@ func (s *paSource) Start() error {
 		}
 	}
 	s.started = true
-	s.cur = s.sources()
 	s.startFollowing()
 	return nil
 }

@@ -172,3 +172,35 @@ func TestRealCallAudioFollowsDefaultOutput(t *testing.T) {
 		t.Errorf("speech played into the old output after the switch is in the right channel (%.3f)", c)
 	}
 }
+
+// TestRealMicrophoneFollowsDefaultInput: the default input changes (a
+// headset connects) during capture; the microphone channel follows it.
+func TestRealMicrophoneFollowsDefaultInput(t *testing.T) {
+	testenv.RequirePulse(t)
+	srv := pulsetest.Start(t)
+	wav, speech := speechWAV(t, "Now I am speaking into the new headset that was just connected.")
+	src, err := OpenCapture(CaptureConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := src.(*paSource)
+	if got := ps.Following()[0]; got != "mic" {
+		t.Fatalf("captures %q, want the default input \"mic\"", got)
+	}
+	pcm, _ := captureWhile(t, src, func() {
+		t0 := time.Now()
+		srv.Pactl(t, "set-default-source", "headset.monitor")
+		for ps.Following()[0] != "headset.monitor" {
+			if time.Since(t0) > 5*time.Second {
+				t.Fatalf("the microphone did not follow the new default input within 5 s (captures %q)", ps.Following())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Logf("followed the new default input after %v", time.Since(t0).Round(time.Millisecond))
+		srv.Play(t, "headset", wav)()
+	})
+	mono := toFloat(pcm.Channel(0))
+	if c, _ := alignedCorrelation(speech, mono, len(mono)); c < 0.9 {
+		t.Fatalf("speech into the new default input: correlation %.3f, want > 0.9", c)
+	}
+}
