@@ -79,3 +79,19 @@ func TestCallAudioNoneWarns(t *testing.T) {
 		t.Fatalf("stored none shows %q", sel2.Selected)
 	}
 }
+
+// TestNewCallMetersBothSidesByDefault: the microphone and the call audio
+// are both chosen (and metered) on New call without any setting.
+func TestNewCallMetersBothSidesByDefault(t *testing.T) {
+	u, _ := newTestUI(t, true)
+	u.showHome(0)
+	for _, k := range []string{"device-0", "device-1"} {
+		c, ok := u.el[k].(*widget.Check)
+		if !ok || !c.Checked {
+			t.Fatalf("%s not checked by default: %v", k, u.el[k])
+		}
+	}
+	if c := u.el["device-1"].(*widget.Check); !strings.Contains(c.Text, "call audio") {
+		t.Fatalf("second device %q is not the call audio", c.Text)
+	}
+}
