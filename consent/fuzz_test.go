@@ -24,7 +24,7 @@ func fuzzSeeds(f *testing.F) {
 	must(f, s, add("late", "Lena", "de"))
 	saved, _ := s.Record()
 	f.Add(saved)
-	rec, err := Recover(saved, 9600, key, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	rec, err := Recover(saved, fakeSegs(9600), time.Time{}, key, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		f.Fatal(err)
 	}
