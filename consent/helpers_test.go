@@ -3,8 +3,8 @@ package consent
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/base64"
+	"encoding/hex"
 	"testing"
 	"time"
 
