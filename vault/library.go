@@ -115,6 +115,22 @@ func (v *Vault) OpenStream(id string) (io.ReadCloser, error) {
 	return &stream{v: v, m: m}, nil
 }
 
+// OpenSegment returns one decrypted sealed segment (1-based index) of a
+// recording; like [Vault.OpenStream] it checks the ciphertext's SHA-256
+// against the metadata when the segment has been read to its end.
+func (v *Vault) OpenSegment(id string, index int) (io.ReadCloser, error) {
+	m, err := v.meta(id)
+	if err != nil {
+		return nil, err
+	}
+	if index < 1 || index > len(m.Segments) {
+		return nil, fmt.Errorf("vault: recording %s has %d sealed segments, not %d", id, len(m.Segments), index)
+	}
+	one := *m
+	one.Segments = m.Segments[index-1 : index]
+	return &stream{v: v, m: &one}, nil
+}
+
 type stream struct {
 	v    *Vault
 	m    *meta

@@ -38,9 +38,18 @@ func OpenVault(dir string, secrets vault.SecretStore) (*vault.Vault, *vault.Open
 		return v, rep, err
 	}
 	signer := v.Signer()
-	return vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(id string, record []byte, sealed vault.SealedAudio) ([]byte, error) {
+	v2, rep2, err := vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(id string, record []byte, sealed vault.SealedAudio) ([]byte, error) {
 		return CloseRecovered(record, sealed, signer)
 	}})
+	if err == nil {
+		// Audio-free recordings were removed by the first pass: report them.
+		for _, r := range rep.Recovered {
+			if r.Removed {
+				rep2.Recovered = append(rep2.Recovered, r)
+			}
+		}
+	}
+	return v2, rep2, err
 }
 
 // CloseRecovered closes the consent record of a recording a crash
