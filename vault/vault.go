@@ -141,6 +141,14 @@ func Open(root string, opt Options) (*Vault, *OpenReport, error) {
 		}
 		v.keys, v.cfg = k, c
 	}
+	// Temporary files of atomic writes a crash interrupted (index,
+	// deletions, reserve): the old file is still in place.
+	if parts, _ := filepath.Glob(filepath.Join(root, "*.part")); len(parts) > 0 {
+		for _, p := range parts {
+			os.Remove(p)
+		}
+		syncDir(root)
+	}
 	if err := v.load(rep, opt.Recover); err != nil {
 		return nil, nil, err
 	}
@@ -191,8 +199,24 @@ func (v *Vault) load(rep *OpenReport, recover recoverFunc) error {
 	if err != nil {
 		return fmt.Errorf("vault: cannot read %s: %w", recs, err)
 	}
+	// A delete interrupted after its tombstone was queued: the user asked
+	// for it, so finish it (tombstones name only deleted recordings).
+	tombstoned := map[string]bool{}
+	if ts, err := v.readDeletionsLocked(); err == nil {
+		for _, x := range ts {
+			tombstoned[x.ID] = true
+		}
+	}
 	onDisk := make(map[string]bool, len(names))
 	for _, name := range names {
+		if tombstoned[name] {
+			if done, err := v.finishDelete(name); err != nil {
+				return err
+			} else if done {
+				dirty = true
+				continue
+			}
+		}
 		if strings.HasSuffix(name, deletingSuffix) {
 			// A delete was interrupted: finish it.
 			if err := os.RemoveAll(filepath.Join(recs, name)); err != nil {
@@ -232,6 +256,31 @@ func (v *Vault) load(rep *OpenReport, recover recoverFunc) error {
 }
 
 type recoverFunc = func(string, []byte, SealedAudio) ([]byte, error)
+
+// finishDelete removes a tombstoned recording left on disk, unless a live
+// process holds it. done reports that it was removed.
+func (v *Vault) finishDelete(id string) (done bool, err error) {
+	dir := v.recDir(id)
+	unlock, held, lerr := tryLock(filepath.Join(dir, lockFile))
+	if lerr == nil && held {
+		return false, nil
+	}
+	if unlock != nil {
+		defer unlock()
+	}
+	gone := dir + deletingSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return false, err
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
+	}
+	delete(v.index, id)
+	return true, nil
+}
 
 // reconcile reads one recording's metadata into the index, recovering it if
 // it was left in progress. gone reports that the recording was removed.
