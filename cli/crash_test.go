@@ -314,8 +314,10 @@ func TestNothingLostOnCrash_EveryCrashPointConverges(t *testing.T) {
 	t.Logf("scenarios: %v", summary)
 }
 
-// otherCrashPoints are exercised by TestNothingLostOnCrash_VaultCrashPoints
-// (the steps the command line does not reach without a server).
+// otherCrashPoints are the steps the command line reaches only with a
+// server: vault.TestNothingLostOnCrash_VaultCrashPoints (tombstone,
+// retention, confirmed tombstone) and sync.TestNothingLostOnCrash_OutboxStateCrashPoint
+// kill a real process at them.
 var otherCrashPoints = map[string]bool{
 	crashpoint.DeleteTombstone: true, crashpoint.RetentionDeleted: true, crashpoint.TombstoneCleared: true,
 	crashpoint.OutboxSave: true,
