@@ -38,7 +38,7 @@ func TestEveryStoredSecondProvable_SegmentsBoundToRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Final || p.FinalOffset != 3*48000 || len(p.Segments) != 3 || p.Segments[2].End != 3*48000 {
+	if !p.Final || !p.AudioBound || p.FinalOffset != 3*48000 || len(p.Segments) != 3 || p.Segments[2].End != 3*48000 {
 		t.Fatalf("proof %+v", p)
 	}
 	segAt := func(r *Record, n int) *SegmentRef {
@@ -74,6 +74,16 @@ func TestEveryStoredSecondProvable_SegmentsBoundToRecord(t *testing.T) {
 			}
 		}, ErrAudioMismatch},
 		{"last segment dropped", func(r *Record) { r.Events = r.Events[:len(r.Events)-1] }, ErrAudioMismatch},
+		{"segments dropped but one", func(r *Record) {
+			var kept []Event
+			for _, e := range r.Events {
+				if e.Type != SegmentSealed || e.Segment.Index == 1 {
+					e.Seq = len(kept)
+					kept = append(kept, e)
+				}
+			}
+			r.Events = kept
+		}, ErrAudioMismatch},
 		{"segment on another event", func(r *Record) { r.Events[0].Segment = &SegmentRef{Index: 1, End: 0, SHA256: fakeHash(1), Size: 1} }, ErrTransition},
 	} {
 		r := parsed(t, good)
@@ -112,8 +122,14 @@ func TestEveryStoredSecondProvable_SegmentsBoundToRecord(t *testing.T) {
 		}
 	}
 	r.Events = old
-	if p, err := Verify(v1(r), pub); err != nil || p.FinalOffset != 3*48000 {
-		t.Fatalf("v1 record: %v", err)
+	if p, err := Verify(v1(r), pub); err != nil || p.FinalOffset != 3*48000 || p.AudioBound {
+		t.Fatalf("v1 record: %v %+v", err, p)
+	}
+	// A v2 record without any SegmentSealed verifies as consent for its
+	// offsets but binds no audio.
+	r.Format = Format
+	if p, err := Verify(rechain(t, r, key), pub); err != nil || p.AudioBound {
+		t.Fatalf("v2 record without segments: %v %+v", err, p)
 	}
 	if _, err := Verify(v1(parsed(t, good)), pub); !errors.Is(err, ErrSchema) {
 		t.Fatalf("v1 record with segments: %v", err)

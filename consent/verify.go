@@ -43,7 +43,14 @@ type Proof struct {
 	// Segments are the sealed segments the record lists (SegmentSealed), in
 	// order; in a final v2 record they end exactly at FinalOffset.
 	Segments []SegmentRef
-	Record   *Record
+	// AudioBound reports that the record binds its audio: it lists
+	// segments (which, once final, end exactly at FinalOffset) or covers no
+	// audio at all. A record without SegmentSealed events (v1, or written
+	// without a seal path) proves consent for its offsets but names no
+	// audio; a server must not store segments for it, and `assent verify`
+	// finds the vault's segments unlisted.
+	AudioBound bool
+	Record     *Record
 }
 
 // Expect checks that the proof is for recordingID.
@@ -237,7 +244,7 @@ func Spans(r *Record) ([]Span, error) {
 // checkSegments checks the audio binding of a verified v2 record: each
 // segment ends no later than the offset of its SegmentSealed event (audio
 // is sealed only after it was admitted), lies inside the recorded spans,
-// and in a final record the segments end exactly at the final offset
+// and in a final record that lists segments they end exactly at the final offset
 // (unless closed is false: Recover checks a record it is about to close).
 // Index and start continuity are checked by the machine during replay.
 func checkSegments(r *Record, p *Proof, closed bool) error {
@@ -257,7 +264,11 @@ func checkSegments(r *Record, p *Proof, closed bool) error {
 	if end > p.FinalOffset {
 		return fmt.Errorf("%w: the segments hold audio up to %d, the record covers only %d", ErrAudioMismatch, end, p.FinalOffset)
 	}
-	if closed && p.Final && end != p.FinalOffset {
+	// A record that binds audio binds all of it. A record that lists no
+	// segment binds none (AudioBound false): it proves consent for the
+	// offsets, but a store must not accept audio for it.
+	p.AudioBound = len(p.Segments) > 0 || p.FinalOffset == 0
+	if closed && p.Final && len(p.Segments) > 0 && end != p.FinalOffset {
 		return fmt.Errorf("%w: the record is closed at offset %d but its sealed segments end at %d: audio the record claims is not bound to it", ErrAudioMismatch, p.FinalOffset, end)
 	}
 	// Every segment's span lies inside the spans (consent covered it).
