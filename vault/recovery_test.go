@@ -38,6 +38,26 @@ func TestNothingLostOnCrash_NoNamesBeforeTheConsentRecord(t *testing.T) {
 	if m, _ := v.readMeta(w.ID()); len(m.Participants) != 1 {
 		t.Fatalf("metadata after the record named them: %+v", m.Participants)
 	}
+	// A late joiner appears once the record names them (list and search
+	// use the summary's participants).
+	late := strings.Replace(namedRecord, `]}`, `,{"type":"ParticipantAdded","principal":{"name":"Lars Late"}}]}`, 1)
+	if err := w.SetRecord([]byte(late)); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := v.Get(w.ID()); len(s.Participants) != 2 || s.Participants[1].Name != "Lars Late" {
+		t.Fatalf("late joiner missing: %+v", s.Participants)
+	}
+}
+
+func FuzzParticipantsOf(f *testing.F) {
+	f.Add([]byte(namedRecord))
+	f.Add([]byte(`{"events":[{"type":"ParticipantAdded"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ps, ok := participantsOf(b)
+		if !ok && len(ps) != 0 {
+			t.Fatalf("unreadable record named %+v", ps)
+		}
+	})
 }
 
 // A call that admitted no audio is removed on recovery, as a refusal is;
