@@ -196,7 +196,10 @@ type scenario struct {
 func TestNothingLostOnCrash_EveryCrashPointConverges(t *testing.T) {
 	testenv.RequirePulse(t)
 	testenv.RequireKeyring(t)
-	const dur = 6 * time.Second // one segment sealed at ~4 s, the second at the stop
+	// Capture's first buffer arrives 0.3–1.9 s after the start (TESTING.md):
+	// 8 s leaves 5.5–7.5 s admitted, so segment 1 is sealed at 4 s of
+	// audio and segment 2 at the stop, whatever the machine's load.
+	const dur = 8 * time.Second
 
 	crashRecord := func(point string) func(h *cliHome) bool {
 		return func(h *cliHome) bool {
@@ -261,7 +264,7 @@ func TestNothingLostOnCrash_EveryCrashPointConverges(t *testing.T) {
 	for _, point := range []string{crashpoint.DeleteRename, crashpoint.DeleteIndex, crashpoint.DeleteRemoved} {
 		point := point
 		scenarios = append(scenarios, scenario{name: "delete/" + point, run: func(h *cliHome) bool {
-			r := h.record("", 2*time.Second)
+			r := h.record("", 4*time.Second)
 			m := idLine.FindStringSubmatch(r.stdout)
 			if r.code != 0 || m == nil {
 				h.t.Fatalf("record: exit %d: %s", r.code, r.stderr)
