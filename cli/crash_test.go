@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -90,6 +91,9 @@ func (h *cliHome) run(crashAt, answers string, args ...string) childResult {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			r.killed = true
+		}
+		if runtime.GOOS == "windows" && ee.ExitCode() == 137 { // a crash point exits at once there
 			r.killed = true
 		}
 		r.code = ee.ExitCode()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +54,16 @@ func TestVaultOpChild(t *testing.T) {
 		os.Exit(3)
 	}
 	os.Exit(0) // not killed: the crash point was not reached
+}
+
+// diedAtCrashPoint: killed by SIGKILL (Unix) or exit code 137 (Windows,
+// where a crash point exits at once).
+func diedAtCrashPoint(ps *os.ProcessState) bool {
+	if runtime.GOOS == "windows" {
+		return ps.ExitCode() == 137
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // TestNothingLostOnCrash_VaultCrashPoints kills a process at the crash
@@ -124,8 +135,7 @@ func TestNothingLostOnCrash_VaultCrashPoints(t *testing.T) {
 			cmd.Env = append(os.Environ(), opChildEnv+"="+root+"|"+c.op, opChildEnv+"_KEYS="+strings.Join(keys, "\n"),
 				crashpoint.EnvVar+"="+c.point)
 			out, err := cmd.CombinedOutput()
-			ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			if !diedAtCrashPoint(cmd.ProcessState) {
 				t.Fatalf("child was not killed at %s: %v\n%s", c.point, err, out)
 			}
 			v2, rep, err := Open(root, Options{Secrets: store, Recover: func(id string, _ []byte, _ SealedAudio) ([]byte, error) {
