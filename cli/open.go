@@ -34,6 +34,10 @@ func open(e *env) (*session, int) {
 	}
 	for _, r := range rep.Recovered {
 		secs := float64(r.SealedSamples) / 48000
+		if r.Removed { // recovery branch: a call that admitted no audio is removed, as a refusal is
+			fmt.Fprintf(e.stderr, "assent: recording %s was interrupted before any audio was recorded; it was removed with everything about its participants\n", r.ID)
+			continue
+		}
 		if r.Err != nil {
 			fmt.Fprintf(e.stderr, "assent: recording %s was interrupted; %d sealed segments (%.0f s) kept, but its consent record could not be closed: %v\n", r.ID, r.Segments, secs, r.Err)
 			continue

@@ -25,6 +25,7 @@ var (
 	ErrOffset         = errors.New("consent: stream offsets are inconsistent")
 	ErrNotCovered     = errors.New("consent: recorded audio not covered by consent")
 	ErrWrongRecording = errors.New("consent: record belongs to another recording")
+	ErrAudioMismatch  = errors.New("consent: the record and the sealed audio do not match")
 )
 
 // FieldError locates a syntax or schema problem by JSON path.

@@ -21,10 +21,11 @@ func fuzzSeeds(f *testing.F) {
 		must(f, s, e)
 	}
 	s.Admit(4800)
+	sealUpTo(f, s) // a SegmentSealed event (format v2)
 	must(f, s, add("late", "Lena", "de"))
 	saved, _ := s.Record()
 	f.Add(saved)
-	rec, err := Recover(saved, 9600, key, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
+	rec, err := Recover(saved, fakeSegs(4800, 9600), time.Time{}, key, time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		f.Fatal(err)
 	}

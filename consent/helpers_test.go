@@ -2,7 +2,9 @@ package consent
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -80,11 +82,46 @@ func happy(t testing.TB, key ed25519.PrivateKey, recID string) (*Session, []byte
 		}
 	}
 	must(t, s, Event{Type: RecordingStopped})
+	sealUpTo(t, s)
 	b, err := s.Record()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, b
+}
+
+// sealUpTo appends a SegmentSealed for the audio admitted since the last
+// one (as the recording's seal path does), if any.
+func sealUpTo(t testing.TB, s *Session) {
+	t.Helper()
+	r := s.rec
+	segs := r.Segments()
+	var start int64
+	if n := len(segs); n > 0 {
+		start = segs[n-1].End
+	}
+	end := s.Offset()
+	if end == start && len(segs) > 0 {
+		return
+	}
+	must(t, s, Event{Type: SegmentSealed, Segment: &SegmentRef{Index: len(segs) + 1, Start: start, End: end,
+		SHA256: fakeHash(len(segs) + 1), Size: 1000}})
+}
+
+// fakeSegs describes sealed segments ending at each of ends.
+func fakeSegs(ends ...int64) []SegmentRef {
+	var out []SegmentRef
+	var start int64
+	for i, e := range ends {
+		out = append(out, SegmentRef{Index: i + 1, Start: start, End: e, SHA256: fakeHash(i + 1), Size: 1000})
+		start = e
+	}
+	return out
+}
+
+func fakeHash(n int) string {
+	h := sha256.Sum256([]byte{byte(n), byte(n >> 8)})
+	return hex.EncodeToString(h[:])
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -71,6 +71,8 @@ type machine struct {
 	refused   bool
 	final     bool
 	recovered bool
+	segIndex  int   // index of the last SegmentSealed (0: none yet)
+	segEnd    int64 // its end offset (where the next segment starts)
 }
 
 func newMachine(set NoticeSetRef, minAge int) *machine {
@@ -184,8 +186,17 @@ func (m *machine) checkNotice(e *Event, p *pstate) error {
 // apply validates e against the current state and applies it. It does not
 // look at Seq, Time, Offset or hashes (the caller does).
 func (m *machine) apply(e *Event) error {
-	if m.final {
-		return fmt.Errorf("%w: no event may follow %s", ErrFinal, map[bool]EventType{true: Recovered, false: RecordingStopped}[m.recovered])
+	// After the close only the sealing of audio admitted before it may
+	// follow, and a Recovered when the last segment of a stopped recording
+	// was lost.
+	if m.final && e.Type != SegmentSealed && (e.Type != Recovered || m.recovered) {
+		return fmt.Errorf("%w: no event but SegmentSealed may follow %s", ErrFinal, map[bool]EventType{true: Recovered, false: RecordingStopped}[m.recovered])
+	}
+	if m.recovered && e.Type == SegmentSealed {
+		return fmt.Errorf("%w: no event may follow Recovered", ErrFinal)
+	}
+	if e.Segment != nil && e.Type != SegmentSealed {
+		return terr("%s takes no segment", e.Type)
 	}
 	isPart := false
 	switch e.Type {
@@ -205,7 +216,7 @@ func (m *machine) apply(e *Event) error {
 	}
 	switch e.Type {
 	case ParticipantAdded, ParticipantJoined, ParticipantLeft, RecordingRequested, RecordingStarted,
-		RecordingPaused, RecordingResumed, RecordingStopped, Recovered, ConsentRequested:
+		RecordingPaused, RecordingResumed, RecordingStopped, Recovered, ConsentRequested, SegmentSealed:
 		if e.Method != "" || e.AttestedBy != "" {
 			return terr("%s takes no method", e.Type)
 		}
@@ -342,6 +353,24 @@ func (m *machine) apply(e *Event) error {
 		m.final = true
 	case Recovered:
 		m.final, m.recovered = true, true
+	case SegmentSealed:
+		sg := e.Segment
+		if sg == nil {
+			return terr("SegmentSealed needs the segment it seals")
+		}
+		if sg.Index != m.segIndex+1 {
+			return fmt.Errorf("%w: segment %d sealed where segment %d belongs (segments are numbered from 1 without gaps)", ErrOffset, sg.Index, m.segIndex+1)
+		}
+		if sg.Start != m.segEnd {
+			return fmt.Errorf("%w: segment %d starts at %d, the previous one ended at %d", ErrOffset, sg.Index, sg.Start, m.segEnd)
+		}
+		if sg.End < sg.Start {
+			return fmt.Errorf("%w: segment %d ends (%d) before it starts (%d)", ErrOffset, sg.Index, sg.End, sg.Start)
+		}
+		if sg.Size <= 0 || len(sg.SHA256) != 64 {
+			return terr("segment %d needs its ciphertext's size and SHA-256", sg.Index)
+		}
+		m.segIndex, m.segEnd = sg.Index, sg.End
 	default:
 		return terr("unknown event type %q", e.Type)
 	}

@@ -187,6 +187,7 @@ func TestNoConsentNoAudio_PropertyRandomSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		sealUpTo(t, s)
 		b, err := s.Record()
 		if err != nil {
 			t.Fatal(err)

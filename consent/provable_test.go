@@ -36,6 +36,7 @@ func TestEveryStoredSecondProvable_SpansNameWhoAndWhichNotice(t *testing.T) {
 	must(t, s, Event{Type: ParticipantLeft, Participant: "p1"})
 	s.Admit(48000) // 1 s without p1
 	must(t, s, Event{Type: RecordingStopped})
+	sealUpTo(t, s)
 	b, err := s.Record()
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestEveryStoredSecondProvable_RecoverAfterCrash(t *testing.T) {
 
 	// Gate open at the last event: sealed audio beyond it is covered.
 	_, saved := open()
-	rec, err := Recover(saved, 48000+4*48000, key, now)
+	rec, err := Recover(saved, fakeSegs(48000+4*48000), time.Time{}, key, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,16 +126,22 @@ func TestEveryStoredSecondProvable_RecoverAfterCrash(t *testing.T) {
 		t.Fatalf("recovered proof %+v", p)
 	}
 	// Only the first second was sealed: spans are cut there.
-	rec, err = Recover(saved, 30000, key, now)
+	rec, err = Recover(saved, fakeSegs(30000), time.Time{}, key, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p, err = Verify(rec, pub); err != nil || p.FinalOffset != 30000 || p.Spans[0].To != 30000 {
 		t.Fatalf("short recovery: %v %+v", err, p)
 	}
-	// Recover refuses a final record.
-	if _, err := Recover(rec, 1, key, now); !errors.Is(err, ErrFinal) {
-		t.Fatalf("second recovery: %v", err)
+	// Recover is idempotent: a closed, complete record comes back as it is
+	// (a recovery that crashed after saving the record runs again safely).
+	again, err := Recover(rec, fakeSegs(30000), time.Time{}, key, now.Add(time.Hour))
+	if err != nil || string(again) != string(rec) {
+		t.Fatalf("second recovery changed the record or failed: %v", err)
+	}
+	// Audio on disk that differs from what the record lists is refused.
+	if _, err := Recover(rec, fakeSegs(1), time.Time{}, key, now); !errors.Is(err, ErrAudioMismatch) {
+		t.Fatalf("recovery with other audio: %v", err)
 	}
 
 	// Gate closed at the last event (a withdrawal): sealed audio beyond it
@@ -142,14 +149,14 @@ func TestEveryStoredSecondProvable_RecoverAfterCrash(t *testing.T) {
 	s, _ := open()
 	must(t, s, Event{Type: ConsentWithdrawn, Participant: "host", Method: OnScreen})
 	saved, _ = s.Record()
-	rec, err = Recover(saved, 48000+960, key, now)
+	rec, err = Recover(saved, fakeSegs(48000+960), time.Time{}, key, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Verify(rec, pub); !errors.Is(err, ErrNotCovered) {
 		t.Fatalf("audio after withdrawal recovered: %v", err)
 	}
-	rec, err = Recover(saved, 48000, key, now)
+	rec, err = Recover(saved, fakeSegs(48000), time.Time{}, key, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +168,7 @@ func TestEveryStoredSecondProvable_RecoverAfterCrash(t *testing.T) {
 	r := parsed(t, saved)
 	r.Events[0].Principal.Name = "X"
 	bad, _ := r.Marshal()
-	if _, err := Recover(bad, 48000, key, now); !errors.Is(err, ErrChain) {
+	if _, err := Recover(bad, fakeSegs(48000), time.Time{}, key, now); !errors.Is(err, ErrChain) {
 		t.Fatalf("recovering a tampered record: %v", err)
 	}
 }
@@ -204,6 +211,7 @@ func TestNoConsentNoAudio_WithdrawalClosesWithinOneBuffer(t *testing.T) {
 		stop.Store(true)
 		wg.Wait()
 		must(t, s, Event{Type: RecordingStopped})
+		sealUpTo(t, s)
 		b, _ := s.Record()
 		p, err := Verify(b, key.Public().(ed25519.PublicKey))
 		if err != nil {
@@ -234,6 +242,7 @@ func TestNoConsentNoAudio_OneRefusalRecordsNothing(t *testing.T) {
 		t.Fatalf("consent after refusal: %v", err)
 	}
 	must(t, s, Event{Type: RecordingStopped})
+	sealUpTo(t, s)
 	b, _ := s.Record()
 	p, err := Verify(b, key.Public().(ed25519.PublicKey))
 	if err != nil || len(p.Spans) != 0 || p.FinalOffset != 0 {
@@ -325,7 +334,7 @@ func TestEveryStoredSecondProvable_ClockStepsBack(t *testing.T) {
 	}
 	s.Admit(4800)
 	saved, _ := s.Record()
-	rec, err := Recover(saved, 4800, key, times[0].Add(-48*time.Hour))
+	rec, err := Recover(saved, fakeSegs(4800), time.Time{}, key, times[0].Add(-48*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,14 +358,14 @@ func TestEveryStoredSecondProvable_NoAudioBeforeFirstEvent(t *testing.T) {
 	// a valid record.
 	s := newTestSession(t, key, "r2")
 	empty, _ := s.Record()
-	rec, err := Recover(empty, 4800, key, time.Now())
+	rec, err := Recover(empty, fakeSegs(4800), time.Time{}, key, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Verify(rec, pub); !errors.Is(err, ErrNotCovered) {
 		t.Fatalf("recovered audio without any consent: %v", err)
 	}
-	if rec, _ = Recover(empty, 0, key, time.Now()); rec == nil {
+	if rec, _ = Recover(empty, nil, time.Time{}, key, time.Now()); rec == nil {
 		t.Fatal("no record")
 	}
 	if p, err := Verify(rec, pub); err != nil || len(p.Spans) != 0 || !p.Recovered {
@@ -414,6 +423,7 @@ func TestEveryStoredSecondProvable_ConcurrentApply(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	must(t, s, Event{Type: RecordingStopped})
+	sealUpTo(t, s)
 	b, _ := s.Record()
 	p, err := Verify(b, key.Public().(ed25519.PublicKey))
 	if err != nil {

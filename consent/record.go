@@ -14,8 +14,14 @@ import (
 	"time"
 )
 
-// Format is the value of a record's "format" field.
-const Format = "assent.consent-record.v1"
+// Format is the value of a new record's "format" field. Version 2 binds the
+// audio to the record: SegmentSealed events, whose segment is hashed.
+const Format = "assent.consent-record.v2"
+
+// FormatV1 is the format before SegmentSealed. Such records still verify
+// (with the v1 event hash); they cannot list segments, so they bind no
+// audio and a server may refuse them.
+const FormatV1 = "assent.consent-record.v1"
 
 // Party is the controller of the recordings (Kantara "PII controller").
 type Party struct {
@@ -112,10 +118,20 @@ func (r *Record) HeaderHash() string {
 	return c.sum()
 }
 
-// EventHash computes the hash of e over its canonical encoding (all fields
-// but Hash; Prev included).
-func EventHash(e *Event) string {
-	c := newCanon("assent.record.event.v1")
+// EventHash computes the hash of e in a record of the current [Format]
+// over its canonical encoding (all fields but Hash; Prev included).
+func EventHash(e *Event) string { return eventHash(Format, e) }
+
+// EventHashFormat is [EventHash] for a record of the given format (v1
+// records hash no segment).
+func EventHashFormat(format string, e *Event) string { return eventHash(format, e) }
+
+func eventHash(format string, e *Event) string {
+	tag := "assent.record.event.v2"
+	if format == FormatV1 {
+		tag = "assent.record.event.v1"
+	}
+	c := newCanon(tag)
 	c.num("seq", int64(e.Seq))
 	c.field("type", string(e.Type))
 	c.field("time", e.Time)
@@ -147,6 +163,22 @@ func EventHash(e *Event) string {
 	c.num("minAge", int64(e.MinAge))
 	c.field("reason", e.Reason)
 	c.field("evidence", e.Evidence)
+	if format != FormatV1 {
+		// v2: the segment, written like principal and notice: a presence
+		// flag, then every field (absent: 0 and empty strings).
+		var sg SegmentRef
+		if e.Segment != nil {
+			sg = *e.Segment
+			c.field("segment", "1")
+		} else {
+			c.field("segment", "0")
+		}
+		c.num("segment.index", int64(sg.Index))
+		c.num("segment.start", sg.Start)
+		c.num("segment.end", sg.End)
+		c.field("segment.sha256", sg.SHA256)
+		c.num("segment.size", sg.Size)
+	}
 	c.field("prev", e.Prev)
 	return c.sum()
 }
@@ -174,13 +206,44 @@ func signedMessage(recordID string, count int, head string) []byte {
 	return b.Bytes()
 }
 
-// Final reports whether the record ends with RecordingStopped or Recovered.
+// Final reports whether the record is closed: it holds RecordingStopped or
+// Recovered (only SegmentSealed events for audio admitted before the close,
+// and a Recovered after RecordingStopped, may follow them).
 func (r *Record) Final() bool {
-	if len(r.Events) == 0 {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		switch r.Events[i].Type {
+		case RecordingStopped, Recovered:
+			return true
+		case SegmentSealed:
+			continue
+		}
 		return false
 	}
-	t := r.Events[len(r.Events)-1].Type
-	return t == RecordingStopped || t == Recovered
+	return false
+}
+
+// recovered reports whether the record holds a Recovered event.
+func (r *Record) recovered() bool {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		if r.Events[i].Type == Recovered {
+			return true
+		}
+		if r.Events[i].Type != SegmentSealed && r.Events[i].Type != RecordingStopped {
+			return false
+		}
+	}
+	return false
+}
+
+// Segments returns the segments the record lists (SegmentSealed), in order.
+func (r *Record) Segments() []SegmentRef {
+	var out []SegmentRef
+	for _, e := range r.Events {
+		if e.Type == SegmentSealed && e.Segment != nil {
+			out = append(out, *e.Segment)
+		}
+	}
+	return out
 }
 
 func ed25519Public(s crypto.Signer) (ed25519.PublicKey, error) {
@@ -233,6 +296,10 @@ func (r *Record) clone() *Record {
 			n := *e.Notice
 			e.Notice = &n
 		}
+		if e.Segment != nil {
+			sg := *e.Segment
+			e.Segment = &sg
+		}
 		c.Events[i] = e
 	}
 	if r.Signature != nil {
@@ -248,16 +315,33 @@ func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
 
-// Recover closes the record of a recording whose app stopped without
-// RecordingStopped (crash, kill, power cut). sealedOffset is the stream
-// offset up to which sealed audio exists. The audio between the last event
-// and sealedOffset belongs to the state after the last event, so if the gate
-// was closed there and sealedOffset is beyond the last event's offset, the
-// result does not verify — callers run [Verify] and must not keep that audio.
+// Recover closes the record of a recording whose app stopped before its
+// record was complete (crash, kill, power cut) and binds it to the audio
+// that survived. sealed lists the sealed segments found on disk, in order
+// (the vault's view: index, start and end offsets, ciphertext hash and
+// size); audioEnd is the wall time at which the last of them was sealed
+// (the end of the sealed audio; zero if unknown).
+//
 // The record is first verified against the signer's public key as far as
-// it goes (a broken record is not extended), then a Recovered event is
-// appended and the head re-signed.
-func Recover(data []byte, sealedOffset int64, signer crypto.Signer, now time.Time) ([]byte, error) {
+// it goes (a broken record is not extended). The segments it already lists
+// must be a prefix of sealed (a listed segment that is missing or differs on
+// disk is an error wrapping [ErrAudioMismatch]). Then:
+//
+//   - every sealed segment the record does not list yet (the app died
+//     between the rename of the segment file and the save of the record) is
+//     appended as SegmentSealed;
+//   - unless the record already ends exactly at the end of the sealed audio
+//     with RecordingStopped or Recovered, a Recovered event is appended whose
+//     offset is the end of the sealed audio and whose time is audioEnd (not
+//     earlier than the last event); its reason says when recovery ran (now);
+//   - the head is re-signed.
+//
+// Recover is idempotent: for a record that is already complete it returns
+// data unchanged, so a recovery that crashed after saving the record can
+// simply run again. Audio after the last event belongs to the state after
+// that event; if the gate was closed there, the result does not verify —
+// callers run [Verify] and must not keep that audio.
+func Recover(data []byte, sealed []SegmentRef, audioEnd time.Time, signer crypto.Signer, now time.Time) ([]byte, error) {
 	pub, err := ed25519Public(signer)
 	if err != nil {
 		return nil, err
@@ -266,20 +350,69 @@ func Recover(data []byte, sealedOffset int64, signer crypto.Signer, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	if r.Final() {
-		return nil, fmt.Errorf("%w: the record already ends with %s; nothing to recover", ErrFinal, r.Events[len(r.Events)-1].Type)
-	}
 	if _, err := verifyRecord(r, pub, false); err != nil {
 		return nil, err
 	}
-	if sealedOffset < 0 {
-		return nil, fmt.Errorf("%w: sealed offset %d is negative", ErrOffset, sealedOffset)
+	listed := r.Segments()
+	if len(listed) > len(sealed) {
+		return nil, fmt.Errorf("%w: the record lists %d segments, only %d are sealed on disk (segment %d is missing)", ErrAudioMismatch, len(listed), len(sealed), len(sealed)+1)
 	}
-	e := Event{Seq: len(r.Events), Type: Recovered, Offset: sealedOffset, Prev: r.Head(),
-		Reason: "app stopped without stopping the recording; closed at the end of the sealed audio"}
-	e.Time = formatTime(notBefore(now, r))
-	e.Hash = EventHash(&e)
-	r.Events = append(r.Events, e)
+	var end int64
+	for i, s := range sealed {
+		if s.Index != i+1 || s.Start != end || s.End < s.Start {
+			return nil, fmt.Errorf("%w: sealed segment %d (index %d, %d–%d) does not continue the audio at %d", ErrAudioMismatch, i+1, s.Index, s.Start, s.End, end)
+		}
+		if i < len(listed) && listed[i] != s {
+			return nil, fmt.Errorf("%w: segment %d on disk differs from the one the record lists (hash, size or span)", ErrAudioMismatch, s.Index)
+		}
+		end = s.End
+	}
+	if audioEnd.IsZero() {
+		audioEnd = now
+	}
+	changed := false
+	last := func() *Event { return &r.Events[len(r.Events)-1] }
+	appendEvent := func(e Event) {
+		e.Seq = len(r.Events)
+		e.Prev = r.Head()
+		e.Time = formatTime(notBefore(audioEnd, r))
+		e.Hash = eventHash(r.Format, &e)
+		r.Events = append(r.Events, e)
+		changed = true
+	}
+	unlisted := sealed[len(listed):]
+	if r.Format == FormatV1 {
+		unlisted = nil // a v1 record cannot list segments; it only gets closed
+	}
+	for _, s := range unlisted {
+		off := s.End
+		if n := len(r.Events); n > 0 && last().Offset > off {
+			off = last().Offset
+		}
+		sg := s
+		appendEvent(Event{Type: SegmentSealed, Offset: off, Segment: &sg})
+	}
+	closedAtEnd := false
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		t := r.Events[i].Type
+		if t == RecordingStopped || t == Recovered {
+			closedAtEnd = r.Events[i].Offset == end || (r.Format == FormatV1 && t == RecordingStopped)
+			if t == Recovered {
+				closedAtEnd = true // Recovered is final
+			}
+			break
+		}
+		if t != SegmentSealed {
+			break
+		}
+	}
+	if !closedAtEnd {
+		appendEvent(Event{Type: Recovered, Offset: end,
+			Reason: "app stopped before the record was closed; closed at the end of the sealed audio (recovery ran " + formatTime(now) + ")"})
+	}
+	if !changed {
+		return data, nil
+	}
 	if err := r.sign(signer); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func TestProducedRecordsMatchSchema(t *testing.T) {
 	}
 	s.Admit(4800)
 	saved := check()
-	rec, err := Recover(saved, 4800, key, s.now())
+	rec, err := Recover(saved, fakeSegs(4800), s.now(), key, s.now())
 	if err != nil {
 		t.Fatal(err)
 	}

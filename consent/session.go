@@ -159,6 +159,13 @@ func (s *Session) applyLocked(in Event) (State, error) {
 		p := *in.Principal
 		e.Principal = &p
 	}
+	if in.Segment != nil {
+		sg := *in.Segment
+		if sg.End > s.offset {
+			return s.stateLocked(), fmt.Errorf("%w: segment %d ends at %d, only %d frames were admitted", ErrOffset, sg.Index, sg.End, s.offset)
+		}
+		e.Segment = &sg
+	}
 	switch e.Type {
 	case ConsentRequested, ConsentGiven, ConsentRefused:
 		lang := ""

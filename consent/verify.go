@@ -40,7 +40,17 @@ type Proof struct {
 	Recovered   bool  // ends with Recovered
 	FinalOffset int64 // end of the recorded stream the record covers
 	Spans       []Span
-	Record      *Record
+	// Segments are the sealed segments the record lists (SegmentSealed), in
+	// order; in a final v2 record they end exactly at FinalOffset.
+	Segments []SegmentRef
+	// AudioBound reports that the record binds its audio: it lists
+	// segments (which, once final, end exactly at FinalOffset) or covers no
+	// audio at all. A record without SegmentSealed events (v1, or written
+	// without a seal path) proves consent for its offsets but names no
+	// audio; a server must not store segments for it, and `assent verify`
+	// finds the vault's segments unlisted.
+	AudioBound bool
+	Record     *Record
 }
 
 // Expect checks that the proof is for recordingID.
@@ -151,8 +161,15 @@ func verifyRecord(r *Record, pub ed25519.PublicKey, checkSig bool) (*Proof, erro
 	if r.DeviceKeyID != KeyID(pub) {
 		return nil, fmt.Errorf("%w: record names device key %s, the key given is %s", ErrWrongKey, r.DeviceKeyID, KeyID(pub))
 	}
-	if r.Format != Format {
+	if r.Format != Format && r.Format != FormatV1 {
 		return nil, &FieldError{Path: "/format", Msg: fmt.Sprintf("format %q, want %q", r.Format, Format), Err: ErrSchema}
+	}
+	if r.Format == FormatV1 {
+		for i := range r.Events {
+			if r.Events[i].Type == SegmentSealed || r.Events[i].Segment != nil {
+				return nil, &FieldError{Path: fmt.Sprintf("/events/%d", i), Msg: FormatV1 + " records cannot list segments (their hash does not cover them)", Err: ErrSchema}
+			}
+		}
 	}
 	if _, err := parseTime(r.CreatedAt); err != nil {
 		return nil, &FieldError{Path: "/createdAt", Msg: "not an RFC 3339 UTC time with nanoseconds", Err: ErrSchema}
@@ -175,7 +192,7 @@ func verifyRecord(r *Record, pub ed25519.PublicKey, checkSig bool) (*Proof, erro
 		if e.Prev != prev {
 			return nil, &EventError{Index: i, Type: e.Type, Err: fmt.Errorf("%w: prev does not match the hash of the previous event", ErrChain)}
 		}
-		if h := EventHash(e); e.Hash != h {
+		if h := eventHash(r.Format, e); e.Hash != h {
 			return nil, &EventError{Index: i, Type: e.Type, Err: fmt.Errorf("%w: the event's content does not match its hash (altered)", ErrChain)}
 		}
 		prev = e.Hash
@@ -208,8 +225,11 @@ func verifyRecord(r *Record, pub ed25519.PublicKey, checkSig bool) (*Proof, erro
 		return nil, err
 	}
 	p := &Proof{RecordID: r.RecordID, RecordingID: r.RecordingID, DeviceKeyID: r.DeviceKeyID,
-		Final: r.Final(), FinalOffset: final, Spans: spans, Record: r}
-	p.Recovered = p.Final && r.Events[len(r.Events)-1].Type == Recovered
+		Final: r.Final(), FinalOffset: final, Spans: spans, Segments: r.Segments(), Record: r}
+	p.Recovered = p.Final && r.recovered()
+	if err := checkSegments(r, p, checkSig); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -219,6 +239,53 @@ func verifyRecord(r *Record, pub ed25519.PublicKey, checkSig bool) (*Proof, erro
 func Spans(r *Record) ([]Span, error) {
 	spans, _, err := replay(r)
 	return spans, err
+}
+
+// checkSegments checks the audio binding of a verified v2 record: each
+// segment ends no later than the offset of its SegmentSealed event (audio
+// is sealed only after it was admitted), lies inside the recorded spans,
+// and in a final record that lists segments they end exactly at the final offset
+// (unless closed is false: Recover checks a record it is about to close).
+// Index and start continuity are checked by the machine during replay.
+func checkSegments(r *Record, p *Proof, closed bool) error {
+	if r.Format == FormatV1 {
+		return nil
+	}
+	for i := range r.Events {
+		e := &r.Events[i]
+		if e.Type == SegmentSealed && e.Segment.End > e.Offset {
+			return &EventError{Index: i, Type: e.Type, Err: fmt.Errorf("%w: segment %d ends at %d, after the %d frames admitted when it was sealed", ErrOffset, e.Segment.Index, e.Segment.End, e.Offset)}
+		}
+	}
+	var end int64
+	if n := len(p.Segments); n > 0 {
+		end = p.Segments[n-1].End
+	}
+	if end > p.FinalOffset {
+		return fmt.Errorf("%w: the segments hold audio up to %d, the record covers only %d", ErrAudioMismatch, end, p.FinalOffset)
+	}
+	// A record that binds audio binds all of it. A record that lists no
+	// segment binds none (AudioBound false): it proves consent for the
+	// offsets, but a store must not accept audio for it.
+	p.AudioBound = len(p.Segments) > 0 || p.FinalOffset == 0
+	if closed && p.Final && len(p.Segments) > 0 && end != p.FinalOffset {
+		return fmt.Errorf("%w: the record is closed at offset %d but its sealed segments end at %d: audio the record claims is not bound to it", ErrAudioMismatch, p.FinalOffset, end)
+	}
+	// Every segment's span lies inside the spans (consent covered it).
+	k := 0
+	for _, sg := range p.Segments {
+		from := sg.Start
+		for from < sg.End {
+			for k < len(p.Spans) && p.Spans[k].To <= from {
+				k++
+			}
+			if k == len(p.Spans) || p.Spans[k].From > from {
+				return &CoverageError{From: from, To: sg.End, AfterEvent: -1, Reason: fmt.Sprintf("segment %d holds audio no consent covers", sg.Index)}
+			}
+			from = min(sg.End, p.Spans[k].To)
+		}
+	}
+	return nil
 }
 
 func replay(r *Record) ([]Span, int64, error) {

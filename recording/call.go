@@ -81,12 +81,14 @@ func Start(cfg Config) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	pipe, err := audio.NewPipeline(audio.PipelineConfig{Source: cfg.Source, Gate: sess, Sink: cfg.Store,
+	seals := newSealer(cfg.Store) // recovery branch: binds each sealed segment to the record (seal.go)
+	pipe, err := audio.NewPipeline(audio.PipelineConfig{Source: cfg.Source, Gate: sess, Sink: seals,
 		Bitrate: cfg.Bitrate, PacketsPerPage: cfg.PacketsPerPage, SealEvery: cfg.SealEvery})
 	if err != nil {
 		return nil, err
 	}
 	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{})}
+	seals.bind(c) // recovery branch (seal.go)
 	// The empty record is saved before any audio can exist.
 	if err := c.saveLocked(); err != nil {
 		return nil, err

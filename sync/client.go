@@ -21,6 +21,8 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/assent-app/assent/internal/crashpoint"
 )
 
 // Config configures a Client.
@@ -309,6 +311,7 @@ func (c *Client) saveState(st outboxState) error {
 		d.Sync()
 		d.Close()
 	}
+	crashpoint.Hit(crashpoint.OutboxSave) // recovery branch: named crash point
 	return nil
 }
 

@@ -189,8 +189,8 @@ func TestNothingLostOnCrash_KillMidSegment(t *testing.T) {
 	var gotID string
 	var gotRecord []byte
 	var gotSamples int64
-	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(id string, rec []byte, samples int64) ([]byte, error) {
-		gotID, gotRecord, gotSamples = id, rec, samples
+	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(id string, rec []byte, sealed SealedAudio) ([]byte, error) {
+		gotID, gotRecord, gotSamples = id, rec, sealed.Samples
 		return []byte(`{"events":["started","paused","recovered"]}`), nil
 	}})
 	if err != nil {
@@ -225,7 +225,7 @@ func TestNothingLostOnCrash_KillMidSegment(t *testing.T) {
 		t.Fatalf("closed record not stored: %q", rec)
 	}
 	// Recovery happens once.
-	_, rep3, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(string, []byte, int64) ([]byte, error) {
+	_, rep3, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(string, []byte, SealedAudio) ([]byte, error) {
 		t.Error("recovered twice")
 		return nil, nil
 	}})
@@ -447,7 +447,7 @@ func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
 	w.WritePage(newFakeStream(4).dataPage()) // unsealed; the writer is abandoned as in a crash
 	simulateCrash(w)
 	calls := 0
-	failing := func(string, []byte, int64) ([]byte, error) { calls++; return nil, errors.New("signer not ready") }
+	failing := func(string, []byte, SealedAudio) ([]byte, error) { calls++; return nil, errors.New("signer not ready") }
 	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: failing})
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +462,7 @@ func TestNothingLostOnCrash_RecoverCallbackFailsIsRetried(t *testing.T) {
 	if !bytes.Equal(readStream(t, v2, w.ID()), want) {
 		t.Fatal("sealed audio lost")
 	}
-	v3, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(id string, rec []byte, n int64) ([]byte, error) {
+	v3, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(id string, rec []byte, n SealedAudio) ([]byte, error) {
 		return []byte(`{"n":2}`), nil
 	}})
 	if err != nil || len(rep.Recovered) != 1 || rep.Recovered[0].Err != nil || calls != 1 {
@@ -494,7 +494,7 @@ func TestNothingLostOnCrash_LiveRecordingElsewhereIsLeftAlone(t *testing.T) {
 	fs := newFakeStream(2)
 	writeSegments(t, w, fs, 1, 1, true)
 	w.WritePage(fs.dataPage()) // segment 2 open
-	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(string, []byte, int64) ([]byte, error) {
+	v2, rep, err := Open(root, Options{Secrets: v2store(t, v), Recover: func(string, []byte, SealedAudio) ([]byte, error) {
 		t.Error("a live recording was offered for recovery")
 		return nil, nil
 	}})

@@ -18,6 +18,8 @@ import (
 	"unicode"
 
 	"filippo.io/age"
+
+	"github.com/assent-app/assent/internal/crashpoint"
 )
 
 // ErrNotFound is matched by errors about a recording id the vault does not hold.
@@ -111,6 +113,22 @@ func (v *Vault) OpenStream(id string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return &stream{v: v, m: m}, nil
+}
+
+// OpenSegment returns one decrypted sealed segment (1-based index) of a
+// recording; like [Vault.OpenStream] it checks the ciphertext's SHA-256
+// against the metadata when the segment has been read to its end.
+func (v *Vault) OpenSegment(id string, index int) (io.ReadCloser, error) {
+	m, err := v.meta(id)
+	if err != nil {
+		return nil, err
+	}
+	if index < 1 || index > len(m.Segments) {
+		return nil, fmt.Errorf("vault: recording %s has %d sealed segments, not %d", id, len(m.Segments), index)
+	}
+	one := *m
+	one.Segments = m.Segments[index-1 : index]
+	return &stream{v: v, m: &one}, nil
 }
 
 type stream struct {
@@ -426,7 +444,11 @@ func (v *Vault) DeletionConfirmed(id string) error {
 	if len(out) == len(t) {
 		return nil
 	}
-	return v.writeDeletionsLocked(out)
+	if err := v.writeDeletionsLocked(out); err != nil {
+		return err
+	}
+	crashpoint.Hit(crashpoint.TombstoneCleared)
+	return nil
 }
 
 // Delete removes a recording: every file and its index entry. If any of it
@@ -470,6 +492,7 @@ func (v *Vault) remove(id string, tombstone bool) error {
 		if err := v.writeDeletionsLocked(t); err != nil {
 			return fmt.Errorf("vault: cannot queue the server deletion of %s, so nothing was deleted: %w", id, err)
 		}
+		crashpoint.Hit(crashpoint.DeleteTombstone)
 	}
 	dir := v.recDir(id)
 	gone := dir + deletingSuffix
@@ -480,12 +503,15 @@ func (v *Vault) remove(id string, tombstone bool) error {
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("vault: deleting %s: %w", id, err)
 	}
+	crashpoint.Hit(crashpoint.DeleteRename)
 	if err := v.writeIndexLocked(); err != nil {
 		return fmt.Errorf("vault: recording %s was removed but the index could not be rewritten (it is repaired at the next start): %w", id, err)
 	}
+	crashpoint.Hit(crashpoint.DeleteIndex)
 	if err := os.RemoveAll(gone); err != nil {
 		return fmt.Errorf("vault: recording %s is unlisted but some of its files remain in %s (they are removed at the next start): %w", id, gone, err)
 	}
+	crashpoint.Hit(crashpoint.DeleteRemoved)
 	return syncDir(filepath.Dir(dir))
 }
 
@@ -579,6 +605,7 @@ func (v *Vault) Retention(p RetentionPolicy, now time.Time) (*RetentionReport, e
 				errs = append(errs, err)
 				continue
 			}
+			crashpoint.Hit(crashpoint.RetentionDeleted)
 			rep.Deleted = append(rep.Deleted, s.ID)
 		}
 	}

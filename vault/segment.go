@@ -13,11 +13,20 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/crashpoint"
 )
 
 // NewRecording describes a recording about to start.
 type NewRecording struct {
-	Title        string
+	Title string
+	// Participants is ignored: nothing personal reaches the disk before the
+	// consent record that names it, so a recording's participant list is
+	// derived from its consent record (the principals of its
+	// ParticipantAdded events) each time the record is stored.
+	//
+	// Deprecated: put the participants into the consent record.
 	Participants []Participant
 	Started      time.Time // zero means now
 	// Record is the initial consent record JSON (may be nil); later
@@ -34,6 +43,13 @@ type SegmentWriter struct {
 	dir string
 
 	unlock func() // releases writer.lock
+
+	// recMu serialises record saves (and the participant list derived from
+	// them); it is never held while waiting for mu's holder to call out.
+	recMu sync.Mutex
+	// sealHook is called after a segment is durable on disk and before the
+	// metadata lists it (see SetSealHook).
+	sealHook func(consent.SegmentRef) error
 
 	mu     sync.Mutex
 	m      *meta
@@ -57,24 +73,26 @@ func (s *openSegment) Write(p []byte) (int, error) {
 	n, err := s.f.Write(p)
 	s.h.Write(p[:n])
 	s.size += int64(n)
+	crashpoint.Hit(crashpoint.SegmentWrite)
 	return n, err
 }
 
 // Create starts a new recording and returns its writer. It needs only the
 // public recipient(s); the directory, metadata and record are written and
-// fsynced before it returns.
+// fsynced before it returns. The metadata written here holds no names: the
+// participant list comes from the consent record (see [NewRecording]).
 func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 	if r.Started.IsZero() {
 		r.Started = time.Now()
 	}
 	m := &meta{
 		Format: formatVersion, ID: newID(r.Started), Title: r.Title,
-		Participants: append([]Participant{}, r.Participants...),
+		Participants: []Participant{},
 		Started:      r.Started.UTC(), State: stateRecording, Sync: SyncLocal,
 		PreSkip: 0, Channels: 0,
 	}
-	if m.Participants == nil {
-		m.Participants = []Participant{}
+	if r.Record != nil {
+		m.Participants, _ = participantsOf(r.Record)
 	}
 	dir := v.recDir(m.ID)
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -84,15 +102,17 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("vault: cannot start the recording: %w", err)
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return fail(err)
-	}
 	// Held while this process writes: another process's Open must not
 	// "recover" a recording that is alive.
 	unlock, held, err := tryLock(filepath.Join(dir, lockFile))
 	if err != nil || held {
 		return fail(fmt.Errorf("cannot lock the new recording (held=%v): %w", held, err))
 	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		unlock()
+		return fail(err)
+	}
+	crashpoint.Hit(crashpoint.CreateDir)
 	if r.Record != nil {
 		if err := v.writeRecord(m.ID, r.Record); err != nil {
 			unlock()
@@ -103,15 +123,32 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 		unlock()
 		return fail(err)
 	}
+	crashpoint.Hit(crashpoint.CreateMeta)
 	if err := v.putSummary(m); err != nil {
 		unlock()
 		return fail(err)
 	}
+	crashpoint.Hit(crashpoint.CreateIndex)
 	w := &SegmentWriter{v: v, id: m.ID, dir: dir, m: m, info: newPageInfo(), unlock: unlock}
 	v.mu.Lock()
 	v.live[m.ID] = w
 	v.mu.Unlock()
 	return w, nil
+}
+
+// SetSealHook sets a function called once per sealed segment, after the
+// segment file is durable (fsynced, renamed, directory fsynced) and before
+// the metadata lists it — that is, before [Vault.Segments] and
+// [Vault.Unsynced] show it to the sync outbox. The recording package uses it
+// to append SegmentSealed to the consent record. If the hook fails, the
+// segment is removed again and the recording stops with the hook's error
+// (audio the record does not list is not kept). The hook runs without the
+// writer's lock held, so it may call [SegmentWriter.SetRecord]. Set it
+// before the first page.
+func (w *SegmentWriter) SetSealHook(hook func(consent.SegmentRef) error) {
+	w.mu.Lock()
+	w.sealHook = hook
+	w.mu.Unlock()
 }
 
 // ID returns the recording id.
@@ -126,10 +163,28 @@ func (w *SegmentWriter) SealedSamples() int64 {
 }
 
 // SetRecord atomically replaces the stored consent record (encrypted).
+// When the record names participants the metadata and index do not list
+// yet, they are updated after the record is durable: names never reach the
+// disk before the consent record that names them.
 func (w *SegmentWriter) SetRecord(record []byte) error {
+	w.recMu.Lock()
+	defer w.recMu.Unlock()
+	if err := w.v.writeRecord(w.id, record); err != nil {
+		return err
+	}
+	ps, ok := participantsOf(record)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.v.writeRecord(w.m.ID, record)
+	if !ok || sameParticipants(ps, w.m.Participants) || w.closed {
+		return nil
+	}
+	m := *w.m
+	m.Participants = ps
+	if err := w.v.writeMeta(&m); err != nil {
+		return err
+	}
+	w.m = &m
+	return w.v.putSummary(&m)
 }
 
 // WritePage appends one or more complete Ogg pages to the open segment,
@@ -187,25 +242,41 @@ func (w *SegmentWriter) startSegment() error {
 
 // Seal closes the open segment atomically: the age file is finished,
 // fsynced, renamed from .part to .age and the directory fsynced; then the
-// metadata records its hash, size and end granule. With no open segment it
-// does nothing.
+// seal hook runs (see SetSealHook) and the metadata records the segment's
+// hash, size and end granule. With no open segment it does nothing.
 func (w *SegmentWriter) Seal() error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.err != nil {
+		defer w.mu.Unlock()
 		return w.err
 	}
-	return w.sealLocked()
+	s, err := w.sealFileLocked()
+	w.mu.Unlock()
+	if err != nil || s == nil {
+		return err
+	}
+	return w.publish(s)
 }
 
-func (w *SegmentWriter) sealLocked() error {
+// sealed is a segment that is durable on disk but not yet listed.
+type sealed struct {
+	seg  segMeta
+	ref  consent.SegmentRef
+	info pageInfo
+}
+
+// sealFileLocked makes the open segment durable under its final name.
+func (w *SegmentWriter) sealFileLocked() (*sealed, error) {
 	s := w.cur
 	if s == nil {
-		return nil
+		return nil, nil
 	}
 	err := s.w.Close()
 	if err == nil {
 		err = s.f.Sync()
+	}
+	if err == nil {
+		crashpoint.Hit(crashpoint.SegmentFsync)
 	}
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
@@ -216,22 +287,53 @@ func (w *SegmentWriter) sealLocked() error {
 		err = os.Rename(s.path, final)
 	}
 	if err == nil {
+		crashpoint.Hit(crashpoint.SegmentRename)
 		err = syncDir(w.dir)
 	}
 	if err != nil {
-		return w.fail(diskErr("seal segment", err))
+		return nil, w.fail(diskErr("seal segment", err))
 	}
+	crashpoint.Hit(crashpoint.SegmentDirSync)
 	w.cur = nil
+	preSkip := w.m.PreSkip
+	if s.info.preSkip >= 0 {
+		preSkip = s.info.preSkip
+	}
+	sg := segMeta{Index: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), Size: s.size, EndGranule: s.info.granule}
+	start := w.m.sealedSamples()
+	end := max(sg.EndGranule-int64(preSkip), start)
+	return &sealed{seg: sg, info: s.info, ref: consent.SegmentRef{Index: sg.Index, Start: start, End: end, SHA256: sg.SHA256, Size: sg.Size}}, nil
+}
+
+// publish runs the seal hook (without w.mu held), then lists the segment in
+// the metadata.
+func (w *SegmentWriter) publish(s *sealed) error {
+	w.mu.Lock()
+	hook := w.sealHook
+	w.mu.Unlock()
+	if hook != nil {
+		if err := hook(s.ref); err != nil {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			// Not bound to the consent record: not kept.
+			os.Remove(filepath.Join(w.dir, segName(s.seg.Index)))
+			syncDir(w.dir)
+			if w.err != nil {
+				return w.err
+			}
+			return w.fail(err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	m := *w.m
-	m.Segments = append(append([]segMeta{}, w.m.Segments...), segMeta{
-		Index: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), Size: s.size, EndGranule: s.info.granule,
-	})
+	m.Segments = append(append([]segMeta{}, w.m.Segments...), s.seg)
 	if s.info.preSkip >= 0 {
 		m.PreSkip, m.Channels = s.info.preSkip, s.info.channels
 	}
 	w.m = &m
-	// The segment is durable; if the metadata write fails, recovery at the
-	// next Open adopts the segment from disk.
+	// The segment is durable and bound to the record; if the metadata write
+	// fails, recovery at the next Open adopts the segment from disk.
 	if err := w.v.writeMeta(w.m); err != nil {
 		return w.fail(diskErr("update metadata", err))
 	}
@@ -272,6 +374,12 @@ func (w *SegmentWriter) finish(reason string) error {
 	m.State, m.StopReason, m.Ended = stateClosed, reason, time.Now().UTC()
 	w.m = &m
 	err := w.v.writeMeta(w.m)
+	// Closed on disk: the lock file goes before the index says closed, so a
+	// crash in between leaves the index "in progress" and the next Open
+	// reconciles (and removes a lock file left behind).
+	if err == nil {
+		os.Remove(filepath.Join(w.dir, lockFile))
+	}
 	// The in-memory index shows the truth even if the disk refused it.
 	if ierr := w.v.putSummary(w.m); err == nil {
 		err = ierr
@@ -279,9 +387,6 @@ func (w *SegmentWriter) finish(reason string) error {
 	w.v.mu.Lock()
 	delete(w.v.live, w.m.ID)
 	w.v.mu.Unlock()
-	if err == nil {
-		os.Remove(filepath.Join(w.dir, lockFile))
-	}
 	w.unlock()
 	return err
 }
@@ -297,8 +402,20 @@ func (w *SegmentWriter) Close() error {
 	if w.closed {
 		return nil
 	}
-	if err := w.sealLocked(); err != nil {
+	st, err := w.sealFileLocked()
+	if err != nil {
 		return err
+	}
+	if st != nil {
+		w.mu.Unlock()
+		err := w.publish(st)
+		w.mu.Lock()
+		if err != nil {
+			return err
+		}
+	}
+	if w.closed {
+		return w.err
 	}
 	if err := w.finish(""); err != nil {
 		return fmt.Errorf("vault: recording %s is sealed but its metadata could not be updated: %w; it will be recovered at the next start", w.m.ID, diskErr("close", err))

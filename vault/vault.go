@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/crashpoint"
 )
 
 // File names inside a vault root and a recording directory (docs/vault.md).
@@ -32,13 +36,25 @@ const (
 type Options struct {
 	// Secrets is where the secret keys live; nil means [OSKeyring].
 	Secrets SecretStore
-	// Recover is called for each recording a crash left in progress, with
-	// its current consent record (nil if none was stored) and the length of
-	// its sealed audio in samples per channel at 48 kHz. It returns the
-	// closed record (for example with a "recovered" event appended), which
-	// the vault stores. If it fails, the recording stays in progress and is
-	// offered again at the next Open.
-	Recover func(id string, recordJSON []byte, sealedSamples int64) ([]byte, error)
+	// Recover is called for each recording a crash left in progress that
+	// holds sealed audio, with its current consent record and what is
+	// sealed on disk. It returns the closed record (the sealed segments
+	// bound to it, a Recovered event appended: see consent.Recover), which
+	// the vault stores if it differs. It must be idempotent: a recovery that
+	// crashed after storing the record calls it again with that record. If
+	// it fails, the recording stays in progress and is offered again at the
+	// next Open. Recordings without sealed audio are removed without a call.
+	Recover func(id string, recordJSON []byte, sealed SealedAudio) ([]byte, error)
+}
+
+// SealedAudio is what survived of a recording a crash interrupted.
+type SealedAudio struct {
+	// Segments are the sealed segment files in order: index, start and end
+	// (stream offsets: frames per channel at 48 kHz, pre-skip removed),
+	// SHA-256 and size of the ciphertext.
+	Segments []consent.SegmentRef
+	Samples  int64     // the end of the sealed audio (the last segment's End)
+	End      time.Time // when the last segment was sealed (its file's modification time)
 }
 
 // OpenReport says what [Open] found and did.
@@ -57,9 +73,13 @@ type OpenReport struct {
 // Recovered describes one recording recovered after a crash.
 type Recovered struct {
 	ID            string
-	Segments      int   // sealed segments kept
-	SealedSamples int64 // per channel at 48 kHz
-	Err           error // non-nil if the record could not be closed
+	Segments      int       // sealed segments kept
+	SealedSamples int64     // per channel at 48 kHz
+	AudioEnd      time.Time // when the sealed audio ended (zero if none)
+	// Removed is set when the recording held no sealed audio: it was
+	// removed, with everything about the people in it, as a refusal is.
+	Removed bool
+	Err     error // non-nil if the record could not be closed
 }
 
 // Damaged names a recording the vault cannot read.
@@ -121,6 +141,14 @@ func Open(root string, opt Options) (*Vault, *OpenReport, error) {
 		}
 		v.keys, v.cfg = k, c
 	}
+	// Temporary files of atomic writes a crash interrupted (index,
+	// deletions, reserve): the old file is still in place.
+	if parts, _ := filepath.Glob(filepath.Join(root, "*.part")); len(parts) > 0 {
+		for _, p := range parts {
+			os.Remove(p)
+		}
+		syncDir(root)
+	}
 	if err := v.load(rep, opt.Recover); err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +168,7 @@ func (v *Vault) recDir(id string) string { return filepath.Join(v.root, recordin
 
 // load reads the index, reconciles it with the recording directories and
 // recovers interrupted recordings.
-func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byte, error)) error {
+func (v *Vault) load(rep *OpenReport, recover recoverFunc) error {
 	dirty := false
 	ct, err := os.ReadFile(filepath.Join(v.root, indexFile))
 	if err == nil {
@@ -171,8 +199,24 @@ func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byt
 	if err != nil {
 		return fmt.Errorf("vault: cannot read %s: %w", recs, err)
 	}
+	// A delete interrupted after its tombstone was queued: the user asked
+	// for it, so finish it (tombstones name only deleted recordings).
+	tombstoned := map[string]bool{}
+	if ts, err := v.readDeletionsLocked(); err == nil {
+		for _, x := range ts {
+			tombstoned[x.ID] = true
+		}
+	}
 	onDisk := make(map[string]bool, len(names))
 	for _, name := range names {
+		if tombstoned[name] {
+			if done, err := v.finishDelete(name); err != nil {
+				return err
+			} else if done {
+				dirty = true
+				continue
+			}
+		}
 		if strings.HasSuffix(name, deletingSuffix) {
 			// A delete was interrupted: finish it.
 			if err := os.RemoveAll(filepath.Join(recs, name)); err != nil {
@@ -188,9 +232,14 @@ func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byt
 			continue
 		}
 		// Not in the index, or left in progress: read its metadata.
-		if err := v.reconcile(name, rep, recover); err != nil {
+		gone, err := v.reconcile(name, rep, recover)
+		if err != nil {
 			delete(v.index, name)
 			rep.Damaged = append(rep.Damaged, Damaged{ID: name, Err: err})
+		}
+		if gone {
+			delete(v.index, name)
+			delete(onDisk, name)
 		}
 		dirty = true
 	}
@@ -206,50 +255,101 @@ func (v *Vault) load(rep *OpenReport, recover func(string, []byte, int64) ([]byt
 	return nil
 }
 
-// reconcile reads one recording's metadata into the index, recovering it if
-// it was left in progress.
-func (v *Vault) reconcile(id string, rep *OpenReport, recover func(string, []byte, int64) ([]byte, error)) error {
+type recoverFunc = func(string, []byte, SealedAudio) ([]byte, error)
+
+// finishDelete removes a tombstoned recording left on disk, unless a live
+// process holds it. done reports that it was removed.
+func (v *Vault) finishDelete(id string) (done bool, err error) {
 	dir := v.recDir(id)
+	unlock, held, lerr := tryLock(filepath.Join(dir, lockFile))
+	if lerr == nil && held {
+		return false, nil
+	}
+	if unlock != nil {
+		defer unlock()
+	}
+	gone := dir + deletingSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return false, err
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
+	}
+	delete(v.index, id)
+	return true, nil
+}
+
+// reconcile reads one recording's metadata into the index, recovering it if
+// it was left in progress. gone reports that the recording was removed.
+func (v *Vault) reconcile(id string, rep *OpenReport, recover recoverFunc) (gone bool, err error) {
+	dir := v.recDir(id)
+	lock := filepath.Join(dir, lockFile)
 	m, err := v.readMeta(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Crash between mkdir and the first metadata write: nothing was
-		// recorded yet (segments are only written after the metadata).
+		// recorded yet (segments are only written after the metadata) and
+		// nothing names anyone. Unless a live process is creating it now.
+		if unlock, held, lerr := tryLock(lock); lerr == nil && held {
+			return false, nil
+		} else if unlock != nil {
+			unlock()
+		}
 		if segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.age")); len(segs) == 0 {
-			return os.RemoveAll(dir)
+			return true, os.RemoveAll(dir)
 		}
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if m.State == stateRecording {
-		unlock, held, err := tryLock(filepath.Join(dir, lockFile))
+		unlock, held, err := tryLock(lock)
 		if err == nil && held {
 			// Another process is recording it right now: not a crash.
 			s := m.summary()
 			v.index[id] = &s
-			return nil
+			return false, nil
 		}
 		r := v.recoverRecording(m, recover)
 		if unlock != nil {
-			if r.Err == nil {
-				os.Remove(filepath.Join(dir, lockFile))
+			if r.Err == nil && !r.Removed {
+				os.Remove(lock)
+				syncDir(dir)
+				crashpoint.Hit(crashpoint.RecoverUnlock)
 			}
 			unlock()
 		}
 		rep.Recovered = append(rep.Recovered, r)
+		if r.Removed {
+			return true, nil
+		}
+	} else if _, err := os.Stat(lock); err == nil {
+		// Closed, but its writer died before removing the lock file.
+		if unlock, held, err := tryLock(lock); err == nil && !held {
+			os.Remove(lock)
+			unlock()
+		}
 	}
 	s := m.summary()
 	v.index[id] = &s
-	return nil
+	return false, nil
 }
 
 // recoverRecording removes unsealed files, adopts sealed segments the
-// metadata does not list yet and closes the recording.
-func (v *Vault) recoverRecording(m *meta, recover func(string, []byte, int64) ([]byte, error)) Recovered {
+// metadata does not list yet, binds them to the consent record and closes
+// the recording — or removes it if it holds no sealed audio. Every step is
+// idempotent: a crash at any of them is finished by the next Open.
+func (v *Vault) recoverRecording(m *meta, recover recoverFunc) Recovered {
 	dir := v.recDir(m.ID)
 	parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
 	for _, p := range parts {
 		os.Remove(p)
+	}
+	if len(parts) > 0 {
+		syncDir(dir)
+		crashpoint.Hit(crashpoint.RecoverParts)
 	}
 	r := Recovered{ID: m.ID}
 	// Sealed segments renamed into place after the last metadata write.
@@ -272,38 +372,113 @@ func (v *Vault) recoverRecording(m *meta, recover func(string, []byte, int64) ([
 		}
 		m.Segments = append(m.Segments, sg)
 	}
-	if len(parts) > 0 {
-		syncDir(dir)
+	if r.Err != nil {
+		return r
 	}
 	r.Segments = len(m.Segments)
 	r.SealedSamples = m.sealedSamples()
-	if recover != nil {
-		old, err := v.readRecord(m.ID)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if len(m.Segments) > 0 {
+		if st, err := os.Stat(filepath.Join(dir, segName(len(m.Segments)))); err == nil {
+			r.AudioEnd = st.ModTime().UTC()
+		}
+	}
+	if r.SealedSamples == 0 {
+		// No audio was admitted (or none of it was sealed): remove it
+		// exactly as a refusal would, names and all.
+		if err := v.removeRecovered(m); err != nil {
 			r.Err = err
 			return r
 		}
-		closed, err := recover(m.ID, old, r.SealedSamples)
+		r.Removed = true
+		return r
+	}
+	m.Ended = r.AudioEnd
+	if recover != nil {
+		old, err := v.readRecord(m.ID)
+		if errors.Is(err, fs.ErrNotExist) {
+			r.Err = fmt.Errorf("vault: recording %s holds sealed audio but no consent record; it is kept in progress and not listed as playable", m.ID)
+			return r
+		}
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		closed, err := recover(m.ID, old, SealedAudio{Segments: m.segmentRefs(), Samples: r.SealedSamples, End: r.AudioEnd})
 		if err != nil {
 			r.Err = fmt.Errorf("vault: closing the consent record of recovered recording %s failed: %w", m.ID, err)
 			return r
 		}
-		if closed != nil {
+		if closed != nil && !bytes.Equal(closed, old) {
 			if err := v.writeRecord(m.ID, closed); err != nil {
 				r.Err = err
 				return r
 			}
+			crashpoint.Hit(crashpoint.RecoverRecord)
+		}
+		if closed != nil {
+			old = closed
+		}
+		if ps, ok := participantsOf(old); ok {
+			m.Participants = ps
 		}
 	}
 	m.State, m.Recovered = stateClosed, true
 	if m.StopReason == "" {
 		m.StopReason = "crash"
 	}
-	m.Ended = time.Now().UTC()
+	if m.Ended.IsZero() {
+		m.Ended = time.Now().UTC()
+	}
 	if err := v.writeMeta(m); err != nil {
 		r.Err = err
+		return r
 	}
+	crashpoint.Hit(crashpoint.RecoverMeta)
 	return r
+}
+
+// removeRecovered removes an interrupted recording that holds no audio:
+// a tombstone first if the server may know it, then the same steps as
+// Delete (rename to .deleting, which the next Open finishes).
+func (v *Vault) removeRecovered(m *meta) error {
+	if m.Sync != SyncLocal {
+		t, err := v.readDeletionsLocked()
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, x := range t {
+			found = found || x.ID == m.ID
+		}
+		if !found {
+			if err := v.writeDeletionsLocked(append(t, Tombstone{ID: m.ID, Deleted: time.Now().UTC()})); err != nil {
+				return err
+			}
+		}
+	}
+	dir := v.recDir(m.ID)
+	gone := dir + deletingSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("vault: cannot remove the audio-free recording %s: %w", m.ID, err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	crashpoint.Hit(crashpoint.RecoverRemove)
+	os.RemoveAll(gone)
+	return nil
+}
+
+// segmentRefs describes the listed segments as the consent record does.
+func (m *meta) segmentRefs() []consent.SegmentRef {
+	out := make([]consent.SegmentRef, len(m.Segments))
+	var start int64
+	for i, s := range m.Segments {
+		end := max(s.EndGranule-int64(m.PreSkip), start)
+		out[i] = consent.SegmentRef{Index: s.Index, Start: start, End: end, SHA256: s.SHA256, Size: s.Size}
+		start = end
+	}
+	return out
 }
 
 // inspectSegment decrypts a sealed segment to learn its hash, size and end
@@ -362,7 +537,11 @@ func (v *Vault) writeMeta(m *meta) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(v.recDir(m.ID), metaFile), ct, 0o600)
+	if err := writeAtomic(filepath.Join(v.recDir(m.ID), metaFile), ct, 0o600); err != nil {
+		return err
+	}
+	crashpoint.Hit(crashpoint.MetaWrite)
+	return nil
 }
 
 func (v *Vault) readRecord(id string) ([]byte, error) {
@@ -381,7 +560,11 @@ func (v *Vault) writeRecord(id string, record []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(v.recDir(id), recordFile), ct, 0o600)
+	if err := writeAtomic(filepath.Join(v.recDir(id), recordFile), ct, 0o600); err != nil {
+		return err
+	}
+	crashpoint.Hit(crashpoint.RecordSave)
+	return nil
 }
 
 // writeIndexLocked rewrites index.age from v.index. Caller holds v.mu (or
@@ -396,7 +579,11 @@ func (v *Vault) writeIndexLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(v.root, indexFile), ct, 0o600)
+	if err := writeAtomic(filepath.Join(v.root, indexFile), ct, 0o600); err != nil {
+		return err
+	}
+	crashpoint.Hit(crashpoint.IndexWrite)
+	return nil
 }
 
 // putSummary updates one index entry and rewrites the index.

@@ -19,8 +19,9 @@ func TestRecordPlayRoundTrip(t *testing.T) {
 		t.Fatal("a fresh vault was not reported as created")
 	}
 	start := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	// The participant list comes from the consent record's ParticipantAdded.
 	w, err := v.Create(NewRecording{Title: "Call with ACME", Started: start,
-		Participants: []Participant{{Name: "Ann", Email: "ann@example.com"}}, Record: []byte(`{"events":[]}`)})
+		Record: []byte(`{"events":[{"type":"ParticipantAdded","principal":{"name":"Ann","email":"ann@example.com"}}]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

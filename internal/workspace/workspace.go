@@ -30,7 +30,7 @@ var errDeferred = errors.New("recovery deferred until the device key is loaded")
 // vault keeps a recording in progress until its record could be closed).
 func OpenVault(dir string, secrets vault.SecretStore) (*vault.Vault, *vault.OpenReport, error) {
 	pending := false
-	v, rep, err := vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(string, []byte, int64) ([]byte, error) {
+	v, rep, err := vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(string, []byte, vault.SealedAudio) ([]byte, error) {
 		pending = true
 		return nil, errDeferred
 	}})
@@ -38,18 +38,28 @@ func OpenVault(dir string, secrets vault.SecretStore) (*vault.Vault, *vault.Open
 		return v, rep, err
 	}
 	signer := v.Signer()
-	return vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(id string, record []byte, samples int64) ([]byte, error) {
-		return CloseRecovered(record, samples, signer)
+	v2, rep2, err := vault.Open(dir, vault.Options{Secrets: secrets, Recover: func(id string, record []byte, sealed vault.SealedAudio) ([]byte, error) {
+		return CloseRecovered(record, sealed, signer)
 	}})
+	if err == nil {
+		// Audio-free recordings were removed by the first pass: report them.
+		for _, r := range rep.Recovered {
+			if r.Removed {
+				rep2.Recovered = append(rep2.Recovered, r)
+			}
+		}
+	}
+	return v2, rep2, err
 }
 
 // CloseRecovered closes the consent record of a recording a crash
-// interrupted, at the end of its sealed audio.
-func CloseRecovered(record []byte, sealedSamples int64, signer ed25519.PrivateKey) ([]byte, error) {
+// interrupted: the sealed segments it does not list yet are bound to it and
+// it is closed at the end of its sealed audio (consent.Recover; idempotent).
+func CloseRecovered(record []byte, sealed vault.SealedAudio, signer ed25519.PrivateKey) ([]byte, error) {
 	if record == nil {
 		return nil, errors.New("no consent record was stored for it")
 	}
-	return consent.Recover(record, sealedSamples, signer, time.Now())
+	return consent.Recover(record, sealed.Segments, sealed.End, signer, time.Now())
 }
 
 // Notices renders the current notice set for the settings: the
