@@ -317,6 +317,7 @@ func TestFirstRunSaysWhatIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	u.WaitChecks()
 	if u.screen != "first-run" {
 		t.Fatalf("screen %q, want first-run", u.screen)
 	}
@@ -328,6 +329,7 @@ func TestFirstRunSaysWhatIsMissing(t *testing.T) {
 	}
 	fb.SetChecks([]Check{{Name: "Keyring", OK: true}})
 	test.Tap(el[*widget.Button](t, u, "check-again"))
+	u.WaitChecks()
 	if got := el[*widget.Button](t, u, "continue").Text; got != "Continue" {
 		t.Errorf("after fixing: continue button %q", got)
 	}

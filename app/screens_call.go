@@ -32,30 +32,9 @@ func (u *UI) showFirstRun() {
 		u.showHome(0)
 	})
 	cont.Importance = widget.HighImportance
-	var fill func()
-	fill = func() {
-		list.RemoveAll()
-		checks := u.b.Checks()
-		for _, c := range checks {
-			icon := widget.NewIcon(theme.ConfirmIcon())
-			text := lang.L(c.Name) + ": " + lang.L("ready")
-			if !c.OK {
-				icon = widget.NewIcon(theme.ErrorIcon())
-				text = lang.L(c.Name) + ": " + lang.L(c.Problem)
-				if c.Fix != "" {
-					text += "\n" + lang.L("How to fix:") + " " + lang.L(c.Fix)
-				}
-			}
-			list.Add(container.NewBorder(nil, nil, icon, nil, wrapLabel(text)))
-		}
-		if allOK(checks) {
-			cont.SetText(lang.L("Continue"))
-		} else {
-			cont.SetText(lang.L("Continue without recording"))
-		}
-	}
-	fill()
-	again := widget.NewButtonWithIcon(lang.L("Check again"), theme.ViewRefreshIcon(), fill)
+	again := widget.NewButtonWithIcon(lang.L("Check again"), theme.ViewRefreshIcon(), nil)
+	again.OnTapped = func() { u.fillChecks(list, cont, again) } // checks.go: in the background
+	again.OnTapped()
 	el["check-again"], el["continue"], el["checks"] = again, cont, list
 	body := container.NewVBox(heading(lang.L("Welcome to Assent")), intro, widget.NewSeparator(),
 		heading(lang.L("Before you record")), list, container.NewHBox(again, cont))
@@ -161,6 +140,12 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 		}
 	}
 	fillDevices()
+	u.whenChecked("new-call", func() { // checks.go: devices are known once the start-up checks ran
+		fillDevices()
+		if s.active {
+			startMeter()
+		}
+	})
 
 	s.refresh = func() {
 		if m == nil {

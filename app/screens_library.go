@@ -318,14 +318,9 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 	s := &screen{}
 	cur := u.settings
 
-	devs, _ := u.b.Devices()
 	none := lang.L("(none)")
-	devNames := []string{}
+	var devs []Device
 	devBack := map[string]string{none: ""}
-	for _, d := range devs {
-		devNames = append(devNames, d.Name)
-		devBack[d.Name] = d.ID
-	}
 	nameOf := func(id string) string {
 		for _, d := range devs {
 			if d.ID == id {
@@ -334,22 +329,41 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		}
 		return ""
 	}
-	input := widget.NewSelect(devNames, nil)
-	if n := nameOf(cur.InputDevice); n != "" {
-		input.SetSelected(n)
-	} else {
+	input := widget.NewSelect(nil, nil)
+	callIn := widget.NewSelect([]string{none}, nil)
+	// The devices are known once the start-up checks asked the sound
+	// server (in the background); fill the choices then, keeping a choice
+	// the rep already made.
+	fillDevs := func() {
+		devs, _ = u.b.Devices()
+		devNames := []string{}
 		for _, d := range devs {
-			if d.Default {
-				input.SetSelected(d.Name)
+			devNames = append(devNames, d.Name)
+			devBack[d.Name] = d.ID
+		}
+		input.SetOptions(devNames)
+		callIn.SetOptions(append([]string{none}, devNames...))
+		if input.Selected == "" {
+			if n := nameOf(cur.InputDevice); n != "" {
+				input.SetSelected(n)
+			} else {
+				for _, d := range devs {
+					if d.Default {
+						input.SetSelected(d.Name)
+					}
+				}
+			}
+		}
+		if callIn.Selected == "" || callIn.Selected == none {
+			if n := nameOf(cur.CallDevice); n != "" {
+				callIn.SetSelected(n)
+			} else {
+				callIn.SetSelected(none)
 			}
 		}
 	}
-	callIn := widget.NewSelect(append([]string{none}, devNames...), nil)
-	if n := nameOf(cur.CallDevice); n != "" {
-		callIn.SetSelected(n)
-	} else {
-		callIn.SetSelected(none)
-	}
+	fillDevs()
+	u.whenChecked("settings", fillDevs)
 
 	server := widget.NewEntry()
 	server.SetText(cur.ServerURL)
@@ -424,6 +438,10 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		ns := Settings{InputDevice: devBack[input.Selected], CallDevice: devBack[callIn.Selected],
 			ServerURL: strings.TrimSpace(server.Text), RetentionDays: days, Chime: chime.Checked, Beep: beep.Checked,
 			MinimumAge: age, OrgNotice: strings.TrimSpace(org.Text), Language: langBack[uiLang.Selected]}
+		if len(devs) == 0 {
+			// Devices not known (yet): keep the saved choice.
+			ns.InputDevice, ns.CallDevice = cur.InputDevice, cur.CallDevice
+		}
 		if err := ns.Validate(); err != nil {
 			u.showErr(err)
 			return

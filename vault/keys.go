@@ -18,6 +18,8 @@ import (
 
 	"filippo.io/age"
 	"github.com/zalando/go-keyring"
+
+	"github.com/assent-app/assent/internal/sessionbus"
 )
 
 // KeyringService is the service name under which the vault keeps its
@@ -128,36 +130,8 @@ func (t *timedStore) do(f func() error) error {
 }
 
 // SessionBus reports whether a D-Bus session bus can be reached without
-// starting one: nil if DBUS_SESSION_BUS_ADDRESS names one whose socket
-// exists, or the user's runtime directory holds the bus socket; otherwise
-// [ErrNoSessionBus]. It never starts a process.
-func SessionBus() error {
-	if addr := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); addr != "" && addr != "autolaunch:" {
-		for _, a := range strings.Split(addr, ";") {
-			if p, ok := strings.CutPrefix(a, "unix:path="); ok {
-				if i := strings.IndexByte(p, ','); i >= 0 {
-					p = p[:i]
-				}
-				if _, err := os.Stat(p); err != nil {
-					continue
-				}
-			} else if strings.HasPrefix(a, "autolaunch:") || strings.HasPrefix(a, "launchd:") {
-				continue
-			}
-			return nil
-		}
-		return ErrNoSessionBus
-	}
-	// Where the D-Bus library looks when the variable is not set.
-	rt := fmt.Sprintf("/run/user/%d", os.Getuid())
-	if fi, err := os.Stat(filepath.Join(rt, "bus")); err == nil && fi.Mode()&os.ModeSocket != 0 {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(rt, "dbus-session")); err == nil {
-		return nil
-	}
-	return ErrNoSessionBus
-}
+// starting one (see internal/sessionbus): nil, or [ErrNoSessionBus].
+func SessionBus() error { return sessionbus.Available() }
 
 // Keyring failures, matched with errors.Is on a [*KeyringError] (or on what
 // an [OSKeyring] call returns). They say what happened; what to do about it
@@ -166,7 +140,7 @@ var (
 	// ErrNoSessionBus: there is no D-Bus session bus, so no Secret Service
 	// can be asked (a bare X session, SSH with X forwarding, some window
 	// managers). Nothing was started to make one.
-	ErrNoSessionBus = errors.New("no desktop session bus is running, so the system keyring cannot be reached")
+	ErrNoSessionBus = sessionbus.ErrNoSessionBus
 	// ErrNoSecretService: the session bus works but no keyring service
 	// (Secret Service) runs on it.
 	ErrNoSecretService = errors.New("no system keyring (Secret Service) is running in this desktop session")
