@@ -88,6 +88,18 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 		el[fmt.Sprintf("participant-%d-lang", i)] = r.lang
 	}
 	addRow()
+	if r := u.takeRetry(); r != nil { // issue 13: no retyping after a refusal or cancel
+		title.SetText(r.Title)
+		for i, p := range r.Participants {
+			if i > 0 {
+				addRow()
+			}
+			row := parts[len(parts)-1]
+			row.name.SetText(p.Name)
+			row.email.SetText(p.Email)
+			row.lang.SetSelected(languageName(p.Lang))
+		}
+	}
 	add := widget.NewButtonWithIcon(lang.L("Add participant"), theme.ContentAddIcon(), func() { addRow(); u.writeAutomation() })
 	el["add-participant"] = add
 
@@ -179,9 +191,6 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 
 	ask := widget.NewButtonWithIcon(lang.L("Ask for consent"), theme.ConfirmIcon(), func() {
 		setup := CallSetup{Title: strings.TrimSpace(title.Text)}
-		if setup.Title == "" {
-			setup.Title = lang.L("Call")
-		}
 		for _, r := range parts {
 			if !nonEmpty(r.name.Text) && !nonEmpty(r.email.Text) {
 				continue
@@ -201,6 +210,9 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 			u.showErr(errors.New("add at least one participant before asking for consent"))
 			return
 		}
+		if setup.Title == "" { // issue 13: untitled calls get who and when
+			setup.Title = untitled(setup, time.Now())
+		}
 		u.callDevices = nil
 		for i, c := range checks {
 			if c.Checked {
@@ -218,6 +230,7 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 			return
 		}
 		u.call, u.callTitle = call, setup.Title
+		u.callSetup = &setup // issue 13: kept for another try after a refusal or cancel
 		var ids []string
 		for _, p := range call.State().Participants {
 			ids = append(ids, p.ID)
@@ -362,6 +375,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 	})
 	cancel := widget.NewButtonWithIcon(lang.L("Cancel call"), theme.CancelIcon(), func() {
 		_ = call.Stop()
+		u.keepForRetry(call.State()) // issue 13: title and rows stay for another try
 		u.call = nil
 		u.showHome(0)
 	})
@@ -371,7 +385,9 @@ func (u *UI) showConsent(ids []string, done func()) {
 
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s (%d/%d)", p.Name, pos, len(st.Participants)), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	who.SizeName = theme.SizeNameHeadingText
-	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), header)
+	progress := widget.NewLabel(consentProgress(st.Participants)) // issue 13: who agreed, who is still to answer
+	el["consent-progress"] = progress
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), progress, header)
 	answers := container.NewVBox(ageCheck, container.NewGridWithColumns(2, agree, decline))
 	big := container.NewThemeOverride(container.NewBorder(top, answers, nil, nil, noticeBox), bigTheme{theme.Current()})
 	host := container.NewHBox(widget.NewLabel(lang.L("For the host:")), verbal, remoteBtn, cancel)
@@ -382,6 +398,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 // callEnded tells the host why the call ended and goes home.
 func (u *UI) callEnded() {
 	s := u.call.State()
+	u.keepForRetry(s) // issue 13: a refusal keeps title and rows for another try
 	u.call = nil
 	var title, msg string
 	switch s.Reason {

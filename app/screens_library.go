@@ -232,14 +232,24 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 			u.el["receipt-text"] = e
 		})
 		export := widget.NewButtonWithIcon(lang.L("Export…"), theme.DownloadIcon(), func() {
-			u.chooseDir(func(dir string) {
-				p, err := u.b.Export(r.ID, dir)
-				if err != nil {
-					u.showErr(err)
+			// The exported audio is decrypted: say so before anything is written.
+			warn := wrapLabel(lang.L("The exported files are NOT encrypted: anyone who can open the folder can listen to the call. Export only to a place you trust, and delete the copy when you no longer need it."))
+			d := dialog.NewCustomConfirm(lang.L("Export unencrypted copy?"), lang.L("Choose folder…"), lang.L("Cancel"), warn, func(ok bool) {
+				if !ok {
 					return
 				}
-				u.showInfo(lang.L("Exported"), fmt.Sprintf(lang.L("Written to %s"), p))
-			})
+				u.chooseDir(func(dir string) {
+					p, err := u.b.Export(r.ID, dir)
+					if err != nil {
+						u.showErr(err)
+						return
+					}
+					u.showInfo(lang.L("Exported"), fmt.Sprintf(lang.L("Written to %s"), p)+"\n"+lang.L("These files are not encrypted."))
+				})
+			}, u.win)
+			d.Resize(fyne.NewSize(520, 220))
+			d.Show()
+			u.el["export-warning"] = warn
 		})
 		del := widget.NewButtonWithIcon(lang.L("Delete…"), theme.DeleteIcon(), func() {
 			msg := lang.L("It was never uploaded, so only the copy on this laptop exists.")
@@ -250,7 +260,7 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 				msg = lang.L("The server copy is already being deleted.")
 			}
 			text := wrapLabel(fmt.Sprintf(lang.L("Delete \"%s\" and its local files for good?"), r.Title) + "\n" + msg)
-			d := dialog.NewCustomConfirm(lang.L("Delete recording"), lang.L("Delete"), lang.L("Cancel"), text, func(ok bool) {
+			d := dialog.NewCustomConfirm(lang.L("Delete recording"), fmt.Sprintf(lang.L("Delete \"%s\""), r.Title), lang.L("Cancel"), text, func(ok bool) {
 				if !ok {
 					return
 				}
@@ -264,6 +274,7 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 				detail.Refresh()
 				reload()
 			}, u.win)
+			d.SetConfirmImportance(widget.DangerImportance) // red, and it names what goes
 			d.Resize(fyne.NewSize(520, 220))
 			d.Show()
 			u.el["delete-message"] = text

@@ -55,6 +55,9 @@ type UI struct {
 	joinDialog  dialog.Dialog
 	linkDialog  dialog.Dialog // the open consent link dialog, if any
 
+	callSetup  *CallSetup // the setup of the call in progress (noretype.go)
+	retrySetup *CallSetup // the setup of a call that ended unrecorded, shown again
+
 	checks startupChecks // checks.go
 	shown  bool          // the event loop runs and the window is shown
 }
