@@ -421,6 +421,7 @@ type fakeCall struct {
 	frames   int64 // admitted buffers
 	recID    string
 	nextPart int
+	err      error // why the call failed (FailCalls)
 }
 
 func (c *fakeCall) add(p ParticipantInfo, late bool) string {
@@ -483,7 +484,24 @@ func (c *fakeCall) State() CallState {
 		m := fakeMeter{n: c.levels, start: c.started}
 		s.Levels = m.Levels()
 	}
+	s.Err = c.err
 	return s
+}
+
+// FailCalls ends every call in progress with err, as a full disk or an
+// unplugged device does: the gate closes and what was admitted is kept.
+func (f *FakeBackend) FailCalls(err error) {
+	f.mu.Lock()
+	calls := append([]*fakeCall(nil), f.calls...)
+	f.mu.Unlock()
+	for _, c := range calls {
+		c.mu.Lock()
+		if !c.ended {
+			c.err = err
+			c.endLocked(FailedReason, "")
+		}
+		c.mu.Unlock()
+	}
 }
 
 func (c *fakeCall) part(id string) (*Participant, error) {

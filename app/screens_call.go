@@ -413,7 +413,7 @@ func (u *UI) callEnded() {
 		msg = fmt.Sprintf(lang.L("%s withdrew consent. Recording stopped at once; what was recorded before stays with its consent record."), s.Who)
 	case FailedReason:
 		title = lang.L("Recording stopped")
-		msg = trErr(s.Err)
+		msg = plainErr(s.Err) + "\n" + keptSentence(s) // issue 13: what happened, what was kept, what to do
 	default:
 		title = lang.L("Recording saved")
 		msg = fmt.Sprintf(lang.L("Saved %s of audio, encrypted, with its consent record."), clock(s.Recorded))

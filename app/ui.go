@@ -245,7 +245,7 @@ func (u *UI) showErr(err error) {
 	if err == nil {
 		return
 	}
-	d := dialog.NewError(errors.New(trErr(err)), u.win)
+	d := dialog.NewError(errors.New(plainErr(err)), u.win)
 	d.Show()
 }
 
