@@ -35,8 +35,8 @@ func TestRealWindowTour(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./internal/shots", dir)
-	cmd.Env = append(os.Environ(), "LANG=en_US.UTF-8")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LANG=en_US.UTF-8", shotsChildEnv+"="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tour failed: %v\n%s", err, tail(out, 3000))

@@ -29,7 +29,7 @@ type UI struct {
 	b   Backend
 
 	settings Settings
-	demo     bool // running over FakeBackend: say so
+	demo     bool // running over a stand-in backend (Demo() true): say so
 
 	// live is true in a real app: background pollers run and update the
 	// screens through fyne.Do. Tests drive refresh by hand instead.

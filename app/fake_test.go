@@ -17,7 +17,8 @@ import (
 	"github.com/assent-app/assent/sync/remote"
 )
 
-// FakeBackend is an in-memory Backend for tests, screenshots and demos. It
+// FakeBackend is an in-memory Backend for tests and the screenshot tour
+// (test code only: production code holds no test double). It
 // is honest: its gate admits simulated audio only while recording is
 // requested, not paused, and every present participant has live consent;
 // a refusal stores nothing; a withdrawal stops at once; Delete removes.
@@ -39,6 +40,9 @@ type FakeBackend struct {
 	exportLog  []string
 	enrolCodes []string
 }
+
+// Demo tells the UI to say it runs over a stand-in (banner and title).
+func (f *FakeBackend) Demo() bool { return true }
 
 // BufferDuration is the simulated capture buffer of FakeBackend.Tick.
 const BufferDuration = 20 * time.Millisecond
