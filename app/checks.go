@@ -41,6 +41,20 @@ func (u *UI) runChecks(done func([]Check)) {
 		return
 	}
 	c.running = true
+	if !u.live {
+		// Tests drive the UI from their own goroutine (Fyne's test driver
+		// runs fyne.Do in place): check in place too.
+		c.running, c.result = false, u.b.Checks()
+		ws := c.waiters
+		c.waiters = nil
+		for _, w := range ws {
+			w(c.result)
+		}
+		for _, f := range c.onDone {
+			f()
+		}
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()

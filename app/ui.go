@@ -302,6 +302,12 @@ func (u *UI) setupTray() {
 	if _, ok := u.app.(desktop.App); !ok || !u.live || !hasSessionBus() {
 		return
 	}
+	u.enableTray()
+}
+
+// enableTray puts Assent in the system tray: its status (idle, asking,
+// recording, paused), Show Assent, and a quick Stop while a call runs.
+func (u *UI) enableTray() {
 	u.tray = true
 	u.trayStatus = fyne.NewMenuItem(lang.L("Not recording"), nil)
 	u.trayStatus.Disabled = true // a status line, not an action

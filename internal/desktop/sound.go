@@ -47,21 +47,28 @@ func SoundServer() error {
 
 func soundAddrs() []string {
 	if s := os.Getenv("PULSE_SERVER"); s != "" {
-		// A list of addresses, tried in order; "{machine-id}" prefixes are dropped.
-		var out []string
-		for _, a := range strings.Fields(s) {
-			if strings.HasPrefix(a, "{") {
-				if i := strings.IndexByte(a, '}'); i >= 0 {
-					a = a[i+1:]
-				}
-			}
-			out = append(out, a)
-		}
-		return out
+		return parsePulseServer(s)
 	}
 	var out []string
 	if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" {
 		out = append(out, filepath.Join(rt, "pulse", "native"))
 	}
 	return append(out, fmt.Sprintf("/run/user/%d/pulse/native", os.Getuid()))
+}
+
+// parsePulseServer splits $PULSE_SERVER: addresses separated by spaces,
+// tried in order, each maybe prefixed by "{machine-id}" (dropped).
+func parsePulseServer(s string) []string {
+	var out []string
+	for _, a := range strings.Fields(s) {
+		if strings.HasPrefix(a, "{") {
+			if i := strings.IndexByte(a, '}'); i >= 0 {
+				a = a[i+1:]
+			}
+		}
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
