@@ -10,7 +10,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,7 +42,7 @@ func runApp(stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			slog.Error("the app stopped unexpectedly", "panic", r)
-			fmt.Fprintln(stderr, "assent: the window could not be opened or stopped unexpectedly; nothing recorded so far is lost. Start Assent again; if it keeps happening, send the log above to your administrator.")
+			fmt.Fprintln(stderr, "assent: the app stopped unexpectedly. Start it again: a recording in progress is recovered up to its last few seconds. If it keeps happening, send the log above to your administrator.")
 			code = cli.ExitFailed
 		}
 	}()
@@ -53,10 +52,6 @@ func runApp(stderr io.Writer) (code int) {
 		return cli.ExitFailed
 	}
 	if err := app.Run(b); err != nil {
-		if errors.Is(err, app.ErrNoDisplay) {
-			fmt.Fprintf(stderr, "assent: %v\n", err)
-			return cli.ExitNoDisplay
-		}
 		fmt.Fprintf(stderr, "assent: %v\n", err)
 		return cli.ExitFailed
 	}
