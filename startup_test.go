@@ -100,6 +100,62 @@ func baseEnv(home, marker string) []string {
 		"ASSENT_TEST_MARKER="+marker, "LANG=en_US.UTF-8")
 }
 
+// hangingBus starts a session bus on which the Secret Service is
+// activatable but never answers (its "daemon" sleeps): the D-Bus call waits
+// for the activation timeout, as it did when gnome-keyring handed over to
+// one already running. Everything it starts carries marker and is stopped
+// at cleanup.
+func hangingBus(t testing.TB, marker string) string {
+	t.Helper()
+	dir := t.TempDir()
+	svc := filepath.Join(dir, "services")
+	os.MkdirAll(svc, 0o755)
+	os.WriteFile(filepath.Join(svc, "org.freedesktop.secrets.service"),
+		[]byte("[D-BUS Service]\nName=org.freedesktop.secrets\nExec=/bin/sleep 120\n"), 0o644)
+	conf := filepath.Join(dir, "bus.conf")
+	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path=`+filepath.Join(dir, "bus")+`</listen><auth>EXTERNAL</auth>
+<servicedir>`+svc+`</servicedir>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>
+`), 0o600)
+	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address")
+	cmd.Env = append(os.Environ(), "ASSENT_TEST_MARKER="+marker)
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dbus-daemon: %v (apt-get install dbus)", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		for _, p := range leftovers(marker) {
+			var pid int
+			if _, err := fmt.Sscan(p, &pid); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) == "" {
+		t.Fatal("dbus-daemon printed no address")
+	}
+	return strings.TrimSpace(line)
+}
+
+// A keyring that never answers (the original two-minute hang): the window
+// still opens at once on every start, and SIGTERM stops the app while the
+// keyring call hangs.
+func TestWindowFirst_KeyringNeverAnswers(t *testing.T) {
+	testenv.RequireDisplay(t)
+	testenv.RequirePulse(t)
+	e := startEnv{"keyring never answers", func(t testing.TB, home string) []string {
+		return []string{"DBUS_SESSION_BUS_ADDRESS=" + hangingBus(t, fmt.Sprintf("hang-%d-%d", os.Getpid(), time.Now().UnixNano())),
+			"PULSE_SERVER=" + os.Getenv("PULSE_SERVER")}
+	}}
+	times := runEnv(t, e, 2, 20*time.Second)
+	t.Logf("%s: %v", e.name, times)
+}
+
 // bareBus starts a session bus with no service directories (so no Secret
 // Service can be activated) and returns its address.
 func bareBus(t testing.TB) string {

@@ -60,5 +60,12 @@ func xAddr(d string) (network, addr string, ok bool) {
 	case host == "" || host == "unix":
 		return "unix", filepath.Join("/tmp/.X11-unix", fmt.Sprintf("X%d", n)), true
 	}
-	return "tcp", net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), fmt.Sprint(6000+n)), true
+	if n > 65535-6000 {
+		return "", "", false
+	}
+	addr = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), fmt.Sprint(6000+n))
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return "", "", false // a host name no resolver could take, like "0["
+	}
+	return "tcp", addr, true
 }
