@@ -30,6 +30,15 @@ var (
 	binErr  error
 )
 
+// TestMain removes the app binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // assentBin builds the app once per test binary (the build cache is warm:
 // seconds) and returns its path.
 func assentBin(t testing.TB) string {
