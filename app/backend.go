@@ -10,11 +10,13 @@ import (
 // Backend is everything the UI needs from the rest of Assent. The UI holds
 // no business logic: the backend decides whether the consent gate is open,
 // what gets recorded, stored, synced and deleted. The real backend sits over
-// consent/, audio/, vault/ and sync/; FakeBackend is an honest in-memory
-// stand-in for tests and screenshots.
+// consent/, audio/, vault/ and sync/ (internal/desktop); the tests use an
+// honest in-memory stand-in (FakeBackend, in fake_test.go).
 //
 // Methods may be called from the UI goroutine and must not block for long;
 // anything slow (playback, sync) runs in the backend's own goroutines.
+// Checks is the exception: it may take seconds (keyring, sound server) and
+// the UI always calls it off its goroutine.
 type Backend interface {
 	// Checks reports what the app needs to record (keyring, key, sound
 	// server, input device), in the order they should be shown.

@@ -86,16 +86,27 @@ const CallNone = "none"
 // (what this computer plays first) and "(none)", which shows a warning that
 // the other side will not be recorded. An empty setting is the default
 // source.
-func (u *UI) callDeviceSelect(devs []Device, callNames []string, cur string) (*widget.Select, *widget.Label) {
+func (u *UI) callDeviceSelect() (*widget.Select, *widget.Label) {
 	none := lang.L("(none)")
 	warn := wrapLabel("")
-	sel := widget.NewSelect(append(append([]string{}, callNames...), none), func(s string) {
+	sel := widget.NewSelect([]string{none}, func(s string) {
 		if s == none {
 			warn.SetText(lang.L("The other side of the call will not be recorded — only your microphone."))
 		} else {
 			warn.SetText("")
 		}
 	})
+	return sel, warn
+}
+
+// fillCallSelect sets the call-audio choices once the sound server listed
+// its devices, keeping a choice the rep already made.
+func fillCallSelect(sel *widget.Select, warn *widget.Label, devs []Device, callNames []string, cur string) {
+	none := lang.L("(none)")
+	sel.SetOptions(append(append([]string{}, callNames...), none))
+	if sel.Selected != "" && sel.Selected != none {
+		return
+	}
 	switch {
 	case cur == CallNone:
 		sel.SetSelected(none)
@@ -110,5 +121,4 @@ func (u *UI) callDeviceSelect(devs []Device, callNames []string, cur string) (*w
 			warn.SetText(lang.L("This computer cannot record the other side of the call; only your microphone is recorded."))
 		}
 	}
-	return sel, warn
 }

@@ -66,7 +66,8 @@ func TestCallNoticeSwitchedOffInSettings(t *testing.T) {
 func TestCallAudioNoneWarns(t *testing.T) {
 	u, fb := newTestUI(t, true)
 	devs, _ := fb.Devices()
-	sel, warn := u.callDeviceSelect(devs, []string{"Laptop speakers — call audio"}, "")
+	sel, warn := u.callDeviceSelect()
+	fillCallSelect(sel, warn, devs, []string{"Laptop speakers — call audio"}, "")
 	if sel.Selected != "Laptop speakers — call audio" || warn.Text != "" {
 		t.Fatalf("default call audio %q, warning %q", sel.Selected, warn.Text)
 	}
@@ -74,7 +75,8 @@ func TestCallAudioNoneWarns(t *testing.T) {
 	if !strings.Contains(warn.Text, "will not be recorded") {
 		t.Fatalf("no warning for (none): %q", warn.Text)
 	}
-	sel2, _ := u.callDeviceSelect(devs, []string{"Laptop speakers — call audio"}, CallNone)
+	sel2, warn2 := u.callDeviceSelect()
+	fillCallSelect(sel2, warn2, devs, []string{"Laptop speakers — call audio"}, CallNone)
 	if sel2.Selected != "(none)" {
 		t.Fatalf("stored none shows %q", sel2.Selected)
 	}

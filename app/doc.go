@@ -4,12 +4,19 @@
 // It owns what people see and press — first run, a new call, the consent
 // screen, the recording screen, the library and the settings — and hands
 // every decision to a Backend: whether the consent gate is open, what is
-// captured, stored, synced or deleted. The real backend is
-// internal/desktop (it sets NewBackend); FakeBackend is an honest in-memory
-// one for tests, screenshots and demo mode.
+// captured, stored, synced or deleted. main.go builds the real backend
+// (internal/desktop) and passes it in; FakeBackend, an honest in-memory one,
+// and the screenshot tour live in this package's _test.go files only.
 //
 //	u, err := app.New(fyneApp, backend, true) // builds and shows the window
-//	app.Run()                                 // the desktop entry point
+//	app.Run(backend)                          // the desktop entry point
+//
+// Window first: New draws the first screen before the backend is asked
+// anything slow; the start-up checks (keyring, sound server) run in the
+// background with a bound, show progress and can be retried (checks.go).
+// Errors reach the rep as plain sentences (errors.go): typed errors become
+// what happened and what to do; package names, D-Bus names and source
+// paths go to the log only.
 //
 // The package must never:
 //

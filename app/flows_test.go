@@ -231,7 +231,17 @@ func TestDeleteMeansDelete_ConfirmsAndRemoves(t *testing.T) {
 	if !strings.Contains(msg, "weekly sync") || !strings.Contains(msg, "server will be deleted too") {
 		t.Fatalf("delete confirmation %q does not say the server copy goes too", msg)
 	}
-	tapOverlayButton(t, u, "Delete")
+	// The confirm button is red and names what is deleted.
+	var confirm *widget.Button
+	walk(topOverlay(u), func(c fyne.CanvasObject) {
+		if b, ok := c.(*widget.Button); ok && strings.HasPrefix(b.Text, "Delete") {
+			confirm = b
+		}
+	})
+	if confirm == nil || confirm.Text != `Delete "Weekly sync"` || confirm.Importance != widget.DangerImportance {
+		t.Fatalf("delete button %+v: want a red button naming the recording", confirm)
+	}
+	tapOverlayButton(t, u, `Delete "Weekly sync"`)
 	recs, _ := fb.Recordings()
 	if len(recs) != 1 || recs[0].ID != keep {
 		t.Fatalf("after delete of %s: %+v", gone, recs)
@@ -317,6 +327,7 @@ func TestFirstRunSaysWhatIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	u.WaitChecks()
 	if u.screen != "first-run" {
 		t.Fatalf("screen %q, want first-run", u.screen)
 	}
@@ -328,6 +339,7 @@ func TestFirstRunSaysWhatIsMissing(t *testing.T) {
 	}
 	fb.SetChecks([]Check{{Name: "Keyring", OK: true}})
 	test.Tap(el[*widget.Button](t, u, "check-again"))
+	u.WaitChecks()
 	if got := el[*widget.Button](t, u, "continue").Text; got != "Continue" {
 		t.Errorf("after fixing: continue button %q", got)
 	}
@@ -384,6 +396,11 @@ func TestLibrarySearchPlaySeekReceiptExport(t *testing.T) {
 	dir := t.TempDir()
 	u.chooseDir = func(done func(string)) { done(dir) }
 	test.Tap(el[*widget.Button](t, u, "export"))
+	// Export warns first that the copy is not encrypted; nothing is written yet.
+	if w := overlayText(u); !strings.Contains(w, "not encrypted") || len(fb.Exports()) != 0 {
+		t.Fatalf("export did not warn before writing: %q, exports %v", w, fb.Exports())
+	}
+	tapOverlayButton(t, u, "Choose folder…")
 	if ex := fb.Exports(); len(ex) != 1 || filepath.Dir(ex[0]) != dir {
 		t.Fatalf("exports %v", ex)
 	}

@@ -20,6 +20,7 @@ func newTestUI(t testing.TB, firstRunDone bool) (*UI, *FakeBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	u.WaitChecks()
 	u.win.Resize(fyne.NewSize(1000, 700))
 	return u, fb
 }

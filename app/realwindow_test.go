@@ -35,8 +35,15 @@ func TestRealWindowTour(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "run", "./internal/shots", dir)
-	cmd.Env = append(os.Environ(), "LANG=en_US.UTF-8")
+	// The tour runs in this package's test binary (TestMain), built without
+	// the race detector: under it Fyne's rendering is too slow for the
+	// tour's timing on a busy 2-core machine.
+	bin := filepath.Join(t.TempDir(), "app.test")
+	if out, err := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the tour: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "LANG=en_US.UTF-8", shotsChildEnv+"="+dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("tour failed: %v\n%s", err, tail(out, 3000))

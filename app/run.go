@@ -15,26 +15,11 @@ import (
 // ID is the application ID (reverse DNS, no hyphens).
 const ID = "app.assent.recorder"
 
-// NewBackend builds the real backend (consent/, audio/, vault/, sync/). It
-// is set by the package that wires those together; while it is nil, Run
-// opens the app in demo mode over FakeBackend, which records nothing and
-// says so in the window title and on every screen.
-var NewBackend func() (Backend, error)
-
-// Run opens the main window and blocks until the app quits.
-func Run() error {
-	var b Backend
-	if NewBackend != nil {
-		var err error
-		if b, err = NewBackend(); err != nil {
-			return err
-		}
-	} else {
-		fb := NewFakeBackend()
-		fb.StartClock()
-		defer fb.StopClock()
-		b = fb
-	}
+// Run opens the main window over b and blocks until the app quits. The
+// first screen is drawn before b is asked anything slow: the start-up
+// checks (keyring, sound server) run in the background afterwards. The
+// caller (main.go) builds b; no backend is chosen here.
+func Run(b Backend) error {
 	a := fyneapp.NewWithID(ID)
 	a.SetIcon(fyne.NewStaticResource("assent.png", assets.Icon()))
 	if _, err := New(a, b, true); err != nil {
@@ -62,7 +47,7 @@ type automationEl struct {
 
 // writeAutomation writes the automation file (atomic rename), if enabled.
 func (u *UI) writeAutomation() {
-	if u.automation == "" {
+	if u.automation == "" || (u.live && !u.shown) {
 		return
 	}
 	st := u.automationSnapshot()

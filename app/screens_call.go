@@ -32,30 +32,9 @@ func (u *UI) showFirstRun() {
 		u.showHome(0)
 	})
 	cont.Importance = widget.HighImportance
-	var fill func()
-	fill = func() {
-		list.RemoveAll()
-		checks := u.b.Checks()
-		for _, c := range checks {
-			icon := widget.NewIcon(theme.ConfirmIcon())
-			text := lang.L(c.Name) + ": " + lang.L("ready")
-			if !c.OK {
-				icon = widget.NewIcon(theme.ErrorIcon())
-				text = lang.L(c.Name) + ": " + lang.L(c.Problem)
-				if c.Fix != "" {
-					text += "\n" + lang.L("How to fix:") + " " + lang.L(c.Fix)
-				}
-			}
-			list.Add(container.NewBorder(nil, nil, icon, nil, wrapLabel(text)))
-		}
-		if allOK(checks) {
-			cont.SetText(lang.L("Continue"))
-		} else {
-			cont.SetText(lang.L("Continue without recording"))
-		}
-	}
-	fill()
-	again := widget.NewButtonWithIcon(lang.L("Check again"), theme.ViewRefreshIcon(), fill)
+	again := widget.NewButtonWithIcon(lang.L("Check again"), theme.ViewRefreshIcon(), nil)
+	again.OnTapped = func() { u.fillChecks(list, cont, again) } // checks.go: in the background
+	again.OnTapped()
 	el["check-again"], el["continue"], el["checks"] = again, cont, list
 	body := container.NewVBox(heading(lang.L("Welcome to Assent")), intro, widget.NewSeparator(),
 		heading(lang.L("Before you record")), list, container.NewHBox(again, cont))
@@ -109,6 +88,18 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 		el[fmt.Sprintf("participant-%d-lang", i)] = r.lang
 	}
 	addRow()
+	if r := u.takeRetry(); r != nil { // issue 13: no retyping after a refusal or cancel
+		title.SetText(r.Title)
+		for i, p := range r.Participants {
+			if i > 0 {
+				addRow()
+			}
+			row := parts[len(parts)-1]
+			row.name.SetText(p.Name)
+			row.email.SetText(p.Email)
+			row.lang.SetSelected(languageName(p.Lang))
+		}
+	}
 	add := widget.NewButtonWithIcon(lang.L("Add participant"), theme.ContentAddIcon(), func() { addRow(); u.writeAutomation() })
 	el["add-participant"] = add
 
@@ -161,6 +152,12 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 		}
 	}
 	fillDevices()
+	u.whenChecked("new-call", func() { // checks.go: devices are known once the start-up checks ran
+		fillDevices()
+		if s.active {
+			startMeter()
+		}
+	})
 
 	s.refresh = func() {
 		if m == nil {
@@ -194,9 +191,6 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 
 	ask := widget.NewButtonWithIcon(lang.L("Ask for consent"), theme.ConfirmIcon(), func() {
 		setup := CallSetup{Title: strings.TrimSpace(title.Text)}
-		if setup.Title == "" {
-			setup.Title = lang.L("Call")
-		}
 		for _, r := range parts {
 			if !nonEmpty(r.name.Text) && !nonEmpty(r.email.Text) {
 				continue
@@ -216,6 +210,9 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 			u.showErr(errors.New("add at least one participant before asking for consent"))
 			return
 		}
+		if setup.Title == "" { // issue 13: untitled calls get who and when
+			setup.Title = untitled(setup, time.Now())
+		}
 		u.callDevices = nil
 		for i, c := range checks {
 			if c.Checked {
@@ -233,6 +230,7 @@ func (u *UI) newCallScreen(el map[string]fyne.CanvasObject) *screen {
 			return
 		}
 		u.call, u.callTitle = call, setup.Title
+		u.callSetup = &setup // issue 13: kept for another try after a refusal or cancel
 		var ids []string
 		for _, p := range call.State().Participants {
 			ids = append(ids, p.ID)
@@ -377,6 +375,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 	})
 	cancel := widget.NewButtonWithIcon(lang.L("Cancel call"), theme.CancelIcon(), func() {
 		_ = call.Stop()
+		u.keepForRetry(call.State()) // issue 13: title and rows stay for another try
 		u.call = nil
 		u.showHome(0)
 	})
@@ -386,7 +385,9 @@ func (u *UI) showConsent(ids []string, done func()) {
 
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s (%d/%d)", p.Name, pos, len(st.Participants)), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	who.SizeName = theme.SizeNameHeadingText
-	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), header)
+	progress := widget.NewLabel(consentProgress(st.Participants)) // issue 13: who agreed, who is still to answer
+	el["consent-progress"] = progress
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(widget.NewIcon(theme.ComputerIcon()), langSel), who), progress, header)
 	answers := container.NewVBox(ageCheck, container.NewGridWithColumns(2, agree, decline))
 	big := container.NewThemeOverride(container.NewBorder(top, answers, nil, nil, noticeBox), bigTheme{theme.Current()})
 	host := container.NewHBox(widget.NewLabel(lang.L("For the host:")), verbal, remoteBtn, cancel)
@@ -397,6 +398,7 @@ func (u *UI) showConsent(ids []string, done func()) {
 // callEnded tells the host why the call ended and goes home.
 func (u *UI) callEnded() {
 	s := u.call.State()
+	u.keepForRetry(s) // issue 13: a refusal keeps title and rows for another try
 	u.call = nil
 	var title, msg string
 	switch s.Reason {
@@ -411,7 +413,7 @@ func (u *UI) callEnded() {
 		msg = fmt.Sprintf(lang.L("%s withdrew consent. Recording stopped at once; what was recorded before stays with its consent record."), s.Who)
 	case FailedReason:
 		title = lang.L("Recording stopped")
-		msg = trErr(s.Err)
+		msg = plainErr(s.Err) + "\n" + keptSentence(s) // issue 13: what happened, what was kept, what to do
 	default:
 		title = lang.L("Recording saved")
 		msg = fmt.Sprintf(lang.L("Saved %s of audio, encrypted, with its consent record."), clock(s.Recorded))

@@ -232,14 +232,24 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 			u.el["receipt-text"] = e
 		})
 		export := widget.NewButtonWithIcon(lang.L("Export…"), theme.DownloadIcon(), func() {
-			u.chooseDir(func(dir string) {
-				p, err := u.b.Export(r.ID, dir)
-				if err != nil {
-					u.showErr(err)
+			// The exported audio is decrypted: say so before anything is written.
+			warn := wrapLabel(lang.L("The exported files are NOT encrypted: anyone who can open the folder can listen to the call. Export only to a place you trust, and delete the copy when you no longer need it."))
+			d := dialog.NewCustomConfirm(lang.L("Export unencrypted copy?"), lang.L("Choose folder…"), lang.L("Cancel"), warn, func(ok bool) {
+				if !ok {
 					return
 				}
-				u.showInfo(lang.L("Exported"), fmt.Sprintf(lang.L("Written to %s"), p))
-			})
+				u.chooseDir(func(dir string) {
+					p, err := u.b.Export(r.ID, dir)
+					if err != nil {
+						u.showErr(err)
+						return
+					}
+					u.showInfo(lang.L("Exported"), fmt.Sprintf(lang.L("Written to %s"), p)+"\n"+lang.L("These files are not encrypted."))
+				})
+			}, u.win)
+			d.Resize(fyne.NewSize(520, 220))
+			d.Show()
+			u.el["export-warning"] = warn
 		})
 		del := widget.NewButtonWithIcon(lang.L("Delete…"), theme.DeleteIcon(), func() {
 			msg := lang.L("It was never uploaded, so only the copy on this laptop exists.")
@@ -250,7 +260,7 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 				msg = lang.L("The server copy is already being deleted.")
 			}
 			text := wrapLabel(fmt.Sprintf(lang.L("Delete \"%s\" and its local files for good?"), r.Title) + "\n" + msg)
-			d := dialog.NewCustomConfirm(lang.L("Delete recording"), lang.L("Delete"), lang.L("Cancel"), text, func(ok bool) {
+			d := dialog.NewCustomConfirm(lang.L("Delete recording"), fmt.Sprintf(lang.L("Delete \"%s\""), r.Title), lang.L("Cancel"), text, func(ok bool) {
 				if !ok {
 					return
 				}
@@ -264,6 +274,7 @@ func (u *UI) libraryScreen(el map[string]fyne.CanvasObject) *screen {
 				detail.Refresh()
 				reload()
 			}, u.win)
+			d.SetConfirmImportance(widget.DangerImportance) // red, and it names what goes
 			d.Resize(fyne.NewSize(520, 220))
 			d.Show()
 			u.el["delete-message"] = text
@@ -318,18 +329,9 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 	s := &screen{}
 	cur := u.settings
 
-	devs, _ := u.b.Devices()
 	none := lang.L("(none)")
-	devNames, callNames := []string{}, []string{} // callaudio: microphones and call sources apart
+	var devs []Device
 	devBack := map[string]string{none: CallNone}
-	for _, d := range devs {
-		if d.Call {
-			callNames = append(callNames, d.Name)
-		} else {
-			devNames = append(devNames, d.Name)
-		}
-		devBack[d.Name] = d.ID
-	}
 	nameOf := func(id string) string {
 		for _, d := range devs {
 			if d.ID == id {
@@ -338,17 +340,38 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		}
 		return ""
 	}
-	input := widget.NewSelect(devNames, nil)
-	if n := nameOf(cur.InputDevice); n != "" {
-		input.SetSelected(n)
-	} else {
+	input := widget.NewSelect(nil, nil)
+	callIn, callWarn := u.callDeviceSelect() // callaudio: callwatch.go
+	// The devices are known once the start-up checks asked the sound
+	// server (in the background); fill the choices then, keeping a choice
+	// the rep already made.
+	fillDevs := func() {
+		devs, _ = u.b.Devices()
+		devNames, callNames := []string{}, []string{} // microphones and call sources apart
 		for _, d := range devs {
-			if d.Default {
-				input.SetSelected(d.Name)
+			if d.Call {
+				callNames = append(callNames, d.Name)
+			} else {
+				devNames = append(devNames, d.Name)
+			}
+			devBack[d.Name] = d.ID
+		}
+		input.SetOptions(devNames)
+		if input.Selected == "" {
+			if n := nameOf(cur.InputDevice); n != "" {
+				input.SetSelected(n)
+			} else {
+				for _, d := range devs {
+					if d.Default {
+						input.SetSelected(d.Name)
+					}
+				}
 			}
 		}
+		fillCallSelect(callIn, callWarn, devs, callNames, cur.CallDevice)
 	}
-	callIn, callWarn := u.callDeviceSelect(devs, callNames, cur.CallDevice) // callaudio: devices.go
+	fillDevs()
+	u.whenChecked("settings", fillDevs)
 
 	server := widget.NewEntry()
 	server.SetText(cur.ServerURL)
@@ -423,6 +446,10 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		ns := Settings{InputDevice: devBack[input.Selected], CallDevice: devBack[callIn.Selected],
 			ServerURL: strings.TrimSpace(server.Text), RetentionDays: days, Chime: chime.Checked, Beep: beep.Checked,
 			MinimumAge: age, OrgNotice: strings.TrimSpace(org.Text), Language: langBack[uiLang.Selected]}
+		if len(devs) == 0 {
+			// Devices not known (yet): keep the saved choice.
+			ns.InputDevice, ns.CallDevice = cur.InputDevice, cur.CallDevice
+		}
 		if err := ns.Validate(); err != nil {
 			u.showErr(err)
 			return

@@ -17,6 +17,8 @@ import (
 	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/assent-app/assent/internal/sessionbus"
 )
 
 // UI is the main window and its screens. Build it with New; all methods run
@@ -27,7 +29,7 @@ type UI struct {
 	b   Backend
 
 	settings Settings
-	demo     bool // running over FakeBackend: say so
+	demo     bool // running over a stand-in backend (Demo() true): say so
 
 	// live is true in a real app: background pollers run and update the
 	// screens through fyne.Do. Tests drive refresh by hand instead.
@@ -47,10 +49,17 @@ type UI struct {
 	refresh     func() // refreshes the current screen from the backend
 	tray        bool
 	trayStop    *fyne.MenuItem
+	trayStatus  *fyne.MenuItem     // idle, asking, recording, paused
 	chooseDir   func(func(string)) // picks an export folder (replaced in tests)
 	automation  string             // ASSENT_AUTOMATION file, or ""
 	joinDialog  dialog.Dialog
 	linkDialog  dialog.Dialog // the open consent link dialog, if any
+
+	callSetup  *CallSetup // the setup of the call in progress (noretype.go)
+	retrySetup *CallSetup // the setup of a call that ended unrecorded, shown again
+
+	checks startupChecks // checks.go
+	shown  bool          // the event loop runs and the window is shown
 }
 
 // Preference keys. Secrets (the enrolment code, keys) are never stored here.
@@ -75,7 +84,9 @@ func New(a fyne.App, b Backend, live bool) (*UI, error) {
 		return nil, err
 	}
 	u := &UI{app: a, b: b, live: live, automation: os.Getenv("ASSENT_AUTOMATION")}
-	_, u.demo = b.(*FakeBackend)
+	if d, ok := b.(interface{ Demo() bool }); ok {
+		u.demo = d.Demo()
+	}
 	u.settings = u.loadSettings()
 	setUILanguage(u.settings.Language)
 	if err := b.Apply(u.settings); err != nil {
@@ -101,13 +112,22 @@ func New(a fyne.App, b Backend, live bool) (*UI, error) {
 	}
 	u.win.SetCloseIntercept(u.onClose)
 	u.setupTray()
-	if !a.Preferences().Bool(prefFirstRunDone) || !allOK(b.Checks()) {
+	// Window first: nothing slow before the first screen is shown. The
+	// first-run screen runs the checks itself; otherwise they run in the
+	// background and a problem is reported when they are done.
+	if !a.Preferences().Bool(prefFirstRunDone) {
 		u.showFirstRun()
 	} else {
 		u.showHome(0)
+		u.runChecks(u.startupChecked)
 	}
 	u.win.Show()
 	u.startCallWatch() // callaudio: callwatch.go (after the first screen)
+	if live {
+		// Runs once the event loop runs, that is after the window was shown:
+		// the automation file then marks the first drawn screen.
+		go fyne.Do(func() { u.shown = true; u.writeAutomation() })
+	}
 	if u.automation != "" && live {
 		// Layout settles after SetContent; keep the file current.
 		go func() {
@@ -226,7 +246,7 @@ func (u *UI) showErr(err error) {
 	if err == nil {
 		return
 	}
-	d := dialog.NewError(errors.New(trErr(err)), u.win)
+	d := dialog.NewError(errors.New(plainErr(err)), u.win)
 	d.Show()
 }
 
@@ -242,20 +262,24 @@ func (u *UI) showInfo(title, msg string) {
 func (u *UI) updateTitle() {
 	title := "Assent"
 	stopEnabled := false
+	status := lang.L("Not recording")
 	if u.call != nil {
 		s := u.call.State()
 		switch s.Phase {
 		case PhaseRecording:
-			title = fmt.Sprintf("● %s %s — Assent", lang.L("Recording"), clock(s.Recorded))
+			status = fmt.Sprintf("● %s %s", lang.L("Recording"), clock(s.Recorded))
 			stopEnabled = true
 		case PhasePaused:
-			title = fmt.Sprintf("❚❚ %s %s — Assent", lang.L("Paused"), clock(s.Recorded))
+			status = fmt.Sprintf("❚❚ %s %s", lang.L("Paused"), clock(s.Recorded))
 			stopEnabled = true
 		case PhaseHeld:
-			title = fmt.Sprintf("❚❚ %s — Assent", lang.L("Waiting for consent"))
+			status = fmt.Sprintf("❚❚ %s", lang.L("Waiting for consent"))
 			stopEnabled = true
 		case PhaseAsking:
-			title = lang.L("Asking for consent") + " — Assent"
+			status = lang.L("Asking for consent")
+		}
+		if s.Phase != PhaseEnded {
+			title = status + " — Assent"
 		}
 	}
 	if u.demo {
@@ -264,27 +288,30 @@ func (u *UI) updateTitle() {
 	if u.win.Title() != title {
 		u.win.SetTitle(title)
 	}
-	if u.trayStop != nil && u.trayStop.Disabled == stopEnabled {
+	if u.trayStop != nil && (u.trayStop.Disabled == stopEnabled || u.trayStatus.Label != status) {
 		u.trayStop.Disabled = !stopEnabled
+		u.trayStatus.Label = status
 		u.setTrayMenu()
 	}
 }
 
 // hasSessionBus says whether a D-Bus session bus exists; without one the
 // system tray panics on quit (fyne issue 6403), so no tray is set up.
-func hasSessionBus() bool {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
-		return true
-	}
-	_, err := os.Stat(fmt.Sprintf("/run/user/%d/bus", os.Getuid()))
-	return err == nil
-}
+func hasSessionBus() bool { return sessionbus.Available() == nil }
 
 func (u *UI) setupTray() {
 	if _, ok := u.app.(desktop.App); !ok || !u.live || !hasSessionBus() {
 		return
 	}
+	u.enableTray()
+}
+
+// enableTray puts Assent in the system tray: its status (idle, asking,
+// recording, paused), Show Assent, and a quick Stop while a call runs.
+func (u *UI) enableTray() {
 	u.tray = true
+	u.trayStatus = fyne.NewMenuItem(lang.L("Not recording"), nil)
+	u.trayStatus.Disabled = true // a status line, not an action
 	u.trayStop = fyne.NewMenuItem(lang.L("Stop recording"), func() { u.stopCall() })
 	u.trayStop.Disabled = true
 	u.setTrayMenu()
@@ -296,7 +323,7 @@ func (u *UI) setTrayMenu() {
 	}
 	d := u.app.(desktop.App)
 	show := fyne.NewMenuItem(lang.L("Show Assent"), func() { u.win.Show(); u.win.RequestFocus() })
-	d.SetSystemTrayMenu(fyne.NewMenu("Assent", show, u.trayStop))
+	d.SetSystemTrayMenu(fyne.NewMenu("Assent", u.trayStatus, fyne.NewMenuItemSeparator(), show, u.trayStop))
 	d.SetSystemTrayIcon(u.app.Icon())
 }
 

@@ -12,6 +12,7 @@
 //	3 consent was refused or withdrawn before anything was recorded
 //	4 the OS keyring or the device key is not available
 //	5 no such recording
+//	6 no display to open the app's window on (assent with no command)
 package cli
 
 import (
@@ -22,19 +23,17 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/assent-app/assent/app"
-	_ "github.com/assent-app/assent/internal/desktop" // sets app.NewBackend: the real backend
 )
 
 // Exit codes (documented in docs/cli.md).
 const (
-	ExitOK       = 0
-	ExitFailed   = 1
-	ExitUsage    = 2
-	ExitRefused  = 3
-	ExitKeyring  = 4
-	ExitNotFound = 5
+	ExitOK        = 0
+	ExitFailed    = 1
+	ExitUsage     = 2
+	ExitRefused   = 3
+	ExitKeyring   = 4
+	ExitNotFound  = 5
+	ExitNoDisplay = 6
 )
 
 // env is what a command runs with.
@@ -62,14 +61,11 @@ func init() {
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		if err := app.Run(); err != nil {
-			fmt.Fprintln(stderr, "assent:", err)
-			return ExitFailed
-		}
-		return ExitOK
-	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		// The app itself is opened by main.go (the composition root).
+		return cmdHelp(e, nil)
+	}
 	name := args[0]
 	switch name {
 	case "-h", "--help":
@@ -154,7 +150,13 @@ func parse(fs *flag.FlagSet, args []string) int {
 }
 
 // fail prints one plain sentence and returns the exit code.
+// Error arguments are explained (hints.go): what happened, then what to do.
 func fail(e *env, code int, format string, a ...any) int {
+	for i, x := range a {
+		if err, ok := x.(error); ok {
+			a[i] = explain(err)
+		}
+	}
 	msg := fmt.Sprintf(format, a...)
 	msg = strings.TrimPrefix(msg, "assent: ")
 	fmt.Fprintln(e.stderr, "assent: "+msg)

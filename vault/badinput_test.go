@@ -32,9 +32,10 @@ func TestBadInputGetsClearError_KeyringProblems(t *testing.T) {
 		want KeyringProblem
 		says string
 	}{
-		{"no bus", `exec: "dbus-launch": executable file not found in $PATH`, KeyringUnavailable, "start a keyring service"},
-		{"no service", `The name org.freedesktop.secrets was not provided by any .service files`, KeyringUnavailable, "start a keyring service"},
-		{"locked", `failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'`, KeyringLocked, "unlock your keyring"},
+		{"no bus", `exec: "dbus-launch": executable file not found in $PATH`, KeyringNoBus, "no desktop session bus is running"},
+		{"no service", `The name org.freedesktop.secrets was not provided by any .service files`, KeyringUnavailable, "no system keyring (Secret Service) is running"},
+		{"locked", `failed to unlock correct collection '/org/freedesktop/secrets/aliases/default'`, KeyringLocked, "the system keyring is locked"},
+		{"timeout", ErrKeyringTimeout.Error(), KeyringFailed, "the system keyring failed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -45,7 +46,12 @@ func TestBadInputGetsClearError_KeyringProblems(t *testing.T) {
 			if !errors.As(err, &ke) || ke.Problem != c.want {
 				t.Fatalf("got %v, want KeyringError problem %d", err, c.want)
 			}
-			wantErrText(t, err, c.says, "nothing was recorded or stored in plaintext")
+			wantErrText(t, err, c.says, "nothing was recorded or stored unencrypted")
+			for _, leak := range []string{"freedesktop", "dbus-launch", "/org/", "vault:"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("message shows %q to the user: %v", leak, err)
+				}
+			}
 		})
 	}
 }
@@ -58,7 +64,10 @@ func TestBadInputGetsClearError_KeyMissingOrWrong(t *testing.T) {
 	if !errors.As(err, &ke) || ke.Problem != KeyMissing {
 		t.Fatalf("empty keyring: %v", err)
 	}
-	wantErrText(t, err, "does not hold this vault's key", v.keys.id, "assent key export")
+	wantErrText(t, err, "does not hold this library's key")
+	if !errors.Is(err, ErrKeyMissing) {
+		t.Errorf("%v is not ErrKeyMissing", err)
+	}
 
 	// The keyring holds another identity under this vault's key id.
 	other, _ := age.GenerateX25519Identity()

@@ -82,7 +82,7 @@ func TestBadInputGetsClearError_RealKeyringLocked(t *testing.T) {
 	if !strings.Contains(s, fmt.Sprintf("PROBLEM %d", KeyringLocked)) {
 		t.Fatalf("child output:\n%s", s)
 	}
-	for _, want := range []string{"the OS keyring is locked", "unlock your keyring", "nothing was recorded or stored in plaintext"} {
+	for _, want := range []string{"the system keyring is locked", "nothing was recorded or stored unencrypted"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("message lacks %q:\n%s", want, s)
 		}

@@ -82,10 +82,10 @@ func TestBadInputGetsClearError_RealKeyringUnreachable(t *testing.T) {
 		"DBUS_SESSION_BUS_ADDRESS=unix:path="+root+"/no-such-bus", "DISPLAY=", "PATH=/nonexistent")
 	out, _ := cmd.CombinedOutput()
 	s := string(out)
-	if !strings.Contains(s, fmt.Sprintf("PROBLEM %d", KeyringUnavailable)) {
+	if !strings.Contains(s, fmt.Sprintf("PROBLEM %d", KeyringNoBus)) {
 		t.Fatalf("child output:\n%s", s)
 	}
-	for _, want := range []string{"no OS keyring is available", "start a keyring service", "nothing was recorded or stored in plaintext"} {
+	for _, want := range []string{"no desktop session bus is running", "nothing was recorded or stored unencrypted"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("message lacks %q:\n%s", want, s)
 		}

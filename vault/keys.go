@@ -12,11 +12,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/zalando/go-keyring"
+
+	"github.com/assent-app/assent/internal/sessionbus"
 )
 
 // KeyringService is the service name under which the vault keeps its
@@ -32,15 +35,124 @@ type SecretStore interface {
 	Delete(service, user string) error
 }
 
-type osKeyring struct{}
-
-func (osKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
-func (osKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
-func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
-
 // OSKeyring returns the operating system's keyring (Secret Service on Linux,
-// Keychain on macOS, Credential Manager on Windows) via go-keyring.
-func OSKeyring() SecretStore { return osKeyring{} }
+// Keychain on macOS, Credential Manager on Windows) via go-keyring, with
+// every call bounded by [DefaultKeyringTimeout].
+func OSKeyring() SecretStore { return OSKeyringTimeout(DefaultKeyringTimeout) }
+
+// DefaultKeyringTimeout bounds each call to the OS keyring made through
+// [OSKeyring]. A keyring that asks for its password may take longer: the
+// call then ends with [ErrKeyringTimeout] while the prompt stays open, and a
+// later call (after the user unlocked it) succeeds.
+const DefaultKeyringTimeout = 8 * time.Second
+
+// OSKeyringTimeout is [OSKeyring] with each call bounded by d.
+//
+// On Linux and the BSDs the keyring is the Secret Service on the D-Bus
+// session bus. Before any call it checks that a session bus exists
+// (DBUS_SESSION_BUS_ADDRESS, or the bus socket of the user's runtime
+// directory); without one it fails at once with [ErrNoSessionBus] instead
+// of letting the D-Bus library autolaunch a private bus (dbus-launch), which
+// leaves a dbus-daemon behind and can wait two minutes for a keyring that
+// never answers. Each call runs in a goroutine of its own and is abandoned
+// after d ([ErrKeyringTimeout]); at most one abandoned call is outstanding
+// at a time, later calls wait for it within their own d.
+func OSKeyringTimeout(d time.Duration) SecretStore {
+	return &timedStore{inner: goKeyring{}, timeout: d, needBus: usesSecretService(runtime.GOOS)}
+}
+
+type goKeyring struct{}
+
+func (goKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
+func (goKeyring) Set(s, u, p string) error        { return keyring.Set(s, u, p) }
+func (goKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
+
+// usesSecretService says whether go-keyring talks to the Secret Service over
+// D-Bus on goos (everything but macOS and Windows).
+func usesSecretService(goos string) bool {
+	return goos != "darwin" && goos != "windows" && goos != "ios" && goos != "android" && goos != "js"
+}
+
+// keyringSlot is held by the one keyring call in flight; an abandoned call
+// holds it until the keyring finally answers.
+var keyringSlot = make(chan struct{}, 1)
+
+// timedStore bounds every call of inner by timeout and refuses to start
+// one without a session bus.
+type timedStore struct {
+	inner   SecretStore
+	timeout time.Duration
+	needBus bool
+}
+
+func (t *timedStore) Get(s, u string) (string, error) {
+	var out string
+	err := t.do(func() error {
+		var err error
+		out, err = t.inner.Get(s, u)
+		return err
+	})
+	return out, err
+}
+
+func (t *timedStore) Set(s, u, p string) error {
+	return t.do(func() error { return t.inner.Set(s, u, p) })
+}
+
+func (t *timedStore) Delete(s, u string) error {
+	return t.do(func() error { return t.inner.Delete(s, u) })
+}
+
+func (t *timedStore) do(f func() error) error {
+	if t.needBus {
+		if err := SessionBus(); err != nil {
+			return err
+		}
+	}
+	timer := time.NewTimer(t.timeout)
+	defer timer.Stop()
+	select {
+	case keyringSlot <- struct{}{}:
+	case <-timer.C:
+		return ErrKeyringTimeout
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { <-keyringSlot }()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		return ErrKeyringTimeout
+	}
+}
+
+// SessionBus reports whether a D-Bus session bus can be reached without
+// starting one (see internal/sessionbus): nil, or [ErrNoSessionBus].
+func SessionBus() error { return sessionbus.Available() }
+
+// Keyring failures, matched with errors.Is on a [*KeyringError] (or on what
+// an [OSKeyring] call returns). They say what happened; what to do about it
+// is for the app and the command line to add, in their own words.
+var (
+	// ErrNoSessionBus: there is no D-Bus session bus, so no Secret Service
+	// can be asked (a bare X session, SSH with X forwarding, some window
+	// managers). Nothing was started to make one.
+	ErrNoSessionBus = sessionbus.ErrNoSessionBus
+	// ErrNoSecretService: the session bus works but no keyring service
+	// (Secret Service) runs on it.
+	ErrNoSecretService = errors.New("no system keyring (Secret Service) is running in this desktop session")
+	// ErrKeyringLocked: the keyring exists but is locked (or its unlock
+	// prompt was dismissed).
+	ErrKeyringLocked = errors.New("the system keyring is locked")
+	// ErrKeyringTimeout: the keyring did not answer in time (it may be
+	// showing a password prompt).
+	ErrKeyringTimeout = errors.New("the system keyring did not answer in time")
+	// ErrKeyMissing: the keyring works but does not hold this vault's key.
+	ErrKeyMissing = errors.New("the system keyring does not hold this library's key")
+)
 
 // KeyringProblem says why the keyring could not give the vault its keys.
 type KeyringProblem int
@@ -54,34 +166,51 @@ const (
 	KeyMissing
 	// KeyringFailed: any other keyring failure.
 	KeyringFailed
+	// KeyringNoBus: there is no D-Bus session bus to find a keyring on.
+	KeyringNoBus
+	// KeyringTimeout: the keyring did not answer in time.
+	KeyringTimeout
 )
 
 // KeyringError is returned when the vault's secret keys cannot be read from
 // or stored in the OS keyring. Recording and playback are refused; the vault
-// never falls back to keeping keys in a file.
+// never falls back to keeping keys in a file. Its message says what
+// happened in plain words; Err (the keyring's own words, with D-Bus names)
+// is for the log.
 type KeyringError struct {
 	Problem KeyringProblem
 	KeyID   string // the vault's key id, if known
 	Err     error  // what the keyring said
 }
 
-func (e *KeyringError) Error() string {
-	var what, fix string
+func (e *KeyringError) sentinel() error {
 	switch e.Problem {
+	case KeyringNoBus:
+		return ErrNoSessionBus
 	case KeyringUnavailable:
-		what = "no OS keyring is available (no Secret Service / keychain answered)"
-		fix = "start a keyring service (on Linux: gnome-keyring or KeePassXC with Secret Service enabled, in a D-Bus session) and try again"
+		return ErrNoSecretService
 	case KeyringLocked:
-		what = "the OS keyring is locked"
-		fix = "unlock your keyring (log in to your desktop session or unlock it in your keyring manager) and try again"
+		return ErrKeyringLocked
+	case KeyringTimeout:
+		return ErrKeyringTimeout
 	case KeyMissing:
-		what = fmt.Sprintf("the OS keyring does not hold this vault's key (service %q, key id %s)", KeyringService, e.KeyID)
-		fix = "restore it from the backup made with `assent key export` (vault.RestoreKey, `assent key import FILE`), or use the keyring this vault was created with"
-	default:
-		what = "the OS keyring failed"
-		fix = "check that your keyring works and try again"
+		return ErrKeyMissing
 	}
-	return fmt.Sprintf("vault: %s: %s; nothing was recorded or stored in plaintext (%v)", what, fix, e.Err)
+	return nil
+}
+
+func (e *KeyringError) Error() string {
+	what := "the system keyring failed"
+	if s := e.sentinel(); s != nil {
+		what = s.Error()
+	}
+	return what + "; nothing was recorded or stored unencrypted"
+}
+
+// Is matches the sentinel of e's Problem (ErrNoSessionBus, …).
+func (e *KeyringError) Is(target error) bool {
+	s := e.sentinel()
+	return s != nil && target == s
 }
 
 func (e *KeyringError) Unwrap() error { return e.Err }
@@ -92,12 +221,18 @@ func classifyKeyring(err error, keyID string) *KeyringError {
 	p := KeyringFailed
 	msg := err.Error()
 	switch {
+	case errors.Is(err, ErrNoSessionBus):
+		p = KeyringNoBus
+	case errors.Is(err, ErrKeyringTimeout):
+		p = KeyringTimeout
 	case errors.Is(err, keyring.ErrNotFound):
 		p = KeyMissing
 	case strings.Contains(msg, "dbus-launch"),
-		strings.Contains(msg, "org.freedesktop.secrets"),
-		strings.Contains(msg, "not provided by any .service"),
 		strings.Contains(msg, "DBUS_SESSION_BUS_ADDRESS"),
+		strings.Contains(msg, "couldn't determine address of session bus"):
+		p = KeyringNoBus
+	case strings.Contains(msg, "org.freedesktop.secrets"),
+		strings.Contains(msg, "not provided by any .service"),
 		strings.Contains(msg, "connection refused"),
 		strings.Contains(msg, "no such file or directory"):
 		p = KeyringUnavailable

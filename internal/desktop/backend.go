@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -24,11 +25,14 @@ import (
 	"github.com/assent-app/assent/vault"
 )
 
-func init() {
-	app.NewBackend = func() (app.Backend, error) { return New(config.Path(), config.VaultDir(), nil) }
-}
-
 // Backend implements app.Backend.
+//
+// Nothing slow happens on the caller's goroutine: New reads the settings
+// file only; the vault (which needs the OS keyring) is opened in the
+// background, and the sound server is looked at in the background, both
+// started by Checks (which the app runs off its UI goroutine once the
+// first screen is drawn). Until they are done, the methods that need them
+// say so at once (ErrStillOpening) instead of waiting.
 type Backend struct {
 	cfgPath, vaultDir string
 	secrets           vault.SecretStore
@@ -37,78 +41,258 @@ type Backend struct {
 	cfg      config.Config
 	v        *vault.Vault
 	vaultErr error
+	opening  chan struct{} // closed when the running vault open ends; nil if none runs
 	report   *vault.OpenReport
 	meter    *meter
 	sync     *syncer
+
+	devs     []app.Device
+	devErr   error
+	scanning chan struct{} // closed when the running device scan ends
 }
 
-// New opens the settings and the vault. A vault that cannot be opened (no
-// keyring, say) is not an error here: Checks reports it in plain words and
-// recording is refused until it is fixed.
+// CheckTimeout bounds each start-up check (keyring, sound server): a check
+// that takes longer is reported as not answering, and can be retried.
+var CheckTimeout = 6 * time.Second
+
+// ErrStillOpening is returned while the library is being opened in the
+// background (the system keyring is being asked for the key).
+var ErrStillOpening = errors.New("the library is still opening (waiting for the system keyring); try again in a moment")
+
+// ErrStillLooking is returned by Devices while the sound server is being
+// asked for its input devices.
+var ErrStillLooking = errors.New("still looking for input devices")
+
+// Open is the desktop app's backend over the user's settings file and
+// library (internal/config's paths and the OS keyring). It reads the
+// settings only.
+func Open() (*Backend, error) { return New(config.Path(), config.VaultDir(), nil) }
+
+// New reads the settings. It opens nothing else: the vault and the sound
+// server are looked at by Checks, in the background. A vault that cannot
+// be opened (no keyring, say) is not an error: Checks reports it in plain
+// words and recording is refused until it is fixed.
 func New(cfgPath, vaultDir string, secrets vault.SecretStore) (*Backend, error) {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{cfgPath: cfgPath, vaultDir: vaultDir, secrets: secrets, cfg: cfg}
-	b.v, b.report, b.vaultErr = workspace.OpenVault(vaultDir, secrets)
-	if b.v != nil {
-		b.sync = newSyncer(b)
-	}
-	return b, nil
+	return &Backend{cfgPath: cfgPath, vaultDir: vaultDir, secrets: secrets, cfg: cfg}, nil
 }
 
 // Report is what opening the vault found (recovered recordings), or nil.
-func (b *Backend) Report() *vault.OpenReport { return b.report }
+func (b *Backend) Report() *vault.OpenReport {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.report
+}
 
+// vault returns the open vault without waiting. While it is being opened
+// it returns ErrStillOpening; after a failed open, that open's error (Checks
+// tries again). The first call starts the open.
 func (b *Backend) vault() (*vault.Vault, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.v == nil {
-		v, rep, err := workspace.OpenVault(b.vaultDir, b.secrets)
-		if err != nil {
-			b.vaultErr = err
-			return nil, err
-		}
-		b.v, b.report, b.vaultErr = v, rep, nil
-		b.sync = newSyncer(b)
+	if b.v != nil {
+		return b.v, nil
 	}
-	return b.v, nil
+	if b.opening == nil && b.vaultErr == nil {
+		b.startOpenLocked()
+	}
+	if b.opening != nil {
+		return nil, ErrStillOpening
+	}
+	return nil, b.vaultErr
 }
 
-// Checks implements app.Backend.
+// startOpenLocked starts opening the vault in the background (unless an
+// open runs already) and returns a channel closed when it ends.
+func (b *Backend) startOpenLocked() chan struct{} {
+	if b.opening != nil {
+		return b.opening
+	}
+	done := make(chan struct{})
+	b.opening = done
+	go func() {
+		defer close(done)
+		v, rep, err := workspace.OpenVault(b.vaultDir, b.secrets)
+		b.mu.Lock()
+		b.v, b.report, b.vaultErr = v, rep, err
+		b.mu.Unlock()
+		if v != nil {
+			s := newSyncer(b)
+			b.mu.Lock()
+			b.sync = s
+			b.mu.Unlock()
+		}
+		b.mu.Lock()
+		b.opening = nil
+		b.mu.Unlock()
+	}()
+	return done
+}
+
+// syncer returns the background sync client, or nil before the vault is open.
+func (b *Backend) syncer() *syncer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sync
+}
+
+// awaitVault (re)tries to open the vault and waits for the result, at most d.
+func (b *Backend) awaitVault(d time.Duration) (*vault.Vault, error) {
+	b.mu.Lock()
+	if b.v != nil {
+		v := b.v
+		b.mu.Unlock()
+		return v, nil
+	}
+	done := b.startOpenLocked()
+	b.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(d):
+		return nil, errCheckTimeout
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.v, b.vaultErr
+}
+
+var errCheckTimeout = errors.New("did not answer in time")
+
+// Checks implements app.Backend. It may take up to CheckTimeout: the app
+// calls it off its UI goroutine. The keyring (opening the vault) and the
+// sound server are checked at the same time.
 func (b *Backend) Checks() []app.Check {
-	var out []app.Check
-	_, err := b.vault()
+	kc := make(chan []app.Check, 1)
+	go func() { kc <- b.vaultChecks() }()
+	sc := make(chan []app.Check, 1)
+	go func() { sc <- b.soundChecks() }()
+	return append(<-kc, <-sc...)
+}
+
+func (b *Backend) vaultChecks() []app.Check {
+	_, err := b.awaitVault(CheckTimeout)
 	var ke *vault.KeyringError
 	switch {
 	case err == nil:
-		out = append(out, app.Check{Name: "Keyring", OK: true}, app.Check{Name: "Encryption key", OK: true})
+		return []app.Check{{Name: "Keyring", OK: true}, {Name: "Encryption key", OK: true}}
+	case errors.Is(err, errCheckTimeout):
+		return []app.Check{{Name: "Keyring", Problem: fmt.Sprintf("The system keyring did not answer within %d seconds.", int(CheckTimeout/time.Second)),
+			Fix: "If it asks for your password, unlock it, then choose Check again."},
+			{Name: "Encryption key", Problem: "The device key lives in the keyring, which has not answered yet.", Fix: "Fix the keyring first."}}
+	case errors.As(err, &ke) && ke.Problem != vault.KeyMissing:
+		problem, fix := KeyringAdvice(err)
+		return []app.Check{{Name: "Keyring", Problem: problem, Fix: fix},
+			{Name: "Encryption key", Problem: "The device key lives in the keyring, which is not available.", Fix: "Fix the keyring first."}}
 	case errors.As(err, &ke):
-		out = append(out, app.Check{Name: "Keyring", Problem: err.Error(),
-			Fix: "Install and unlock a Secret Service (GNOME Keyring or KeePassXC) in your desktop session, then reopen Assent. Assent never keeps keys or audio unencrypted."},
-			app.Check{Name: "Encryption key", Problem: "The device key lives in the keyring, which is not available.", Fix: "Fix the keyring first."})
+		problem, fix := KeyringAdvice(err)
+		return []app.Check{{Name: "Keyring", OK: true}, {Name: "Encryption key", Problem: problem, Fix: fix}}
 	default:
-		out = append(out, app.Check{Name: "Keyring", OK: true},
-			app.Check{Name: "Encryption key", Problem: err.Error(), Fix: "Restore the vault folder from a backup, or move it aside to start a new library."})
+		slog.Warn("the library could not be opened", "err", err)
+		return []app.Check{{Name: "Keyring", OK: true},
+			{Name: "Encryption key", Problem: "The library on this laptop could not be opened.", Fix: "Restore the library folder from a backup, or move it aside to start a new library. The details are in the log."}}
 	}
-	devs, err := audio.Devices()
-	switch {
-	case err != nil:
-		out = append(out, app.Check{Name: "Sound server", Problem: err.Error(), Fix: "Start PulseAudio or PipeWire (on most desktops, log out and in again), then reopen Assent."},
-			app.Check{Name: "Input device", Problem: "Without a sound server no microphone can be found.", Fix: "Fix the sound server first."})
-	case len(devs) == 0:
-		out = append(out, app.Check{Name: "Sound server", OK: true},
-			app.Check{Name: "Input device", Problem: "No microphone or other input was found.", Fix: "Connect a microphone or headset and check it is not muted in the sound settings."})
-	default:
-		out = append(out, app.Check{Name: "Sound server", OK: true}, app.Check{Name: "Input device", OK: true})
-	}
-	return out
 }
 
-// Devices implements app.Backend.
+// KeyringAdvice turns a keyring error into what the rep reads: what
+// happened and what to do, with no D-Bus names (those go to the log).
+func KeyringAdvice(err error) (problem, fix string) {
+	slog.Warn("keyring", "err", err)
+	switch {
+	case errors.Is(err, vault.ErrNoSessionBus):
+		return "No Secret Service session is running: this desktop has no session bus, so there is nowhere safe to keep the encryption key.",
+			"Log in to a full desktop session (GNOME, KDE, Xfce …), or start Assent with `dbus-run-session assent` after starting a keyring (GNOME Keyring or KeePassXC), then choose Check again."
+	case errors.Is(err, vault.ErrNoSecretService):
+		return "No keyring (Secret Service) is running in this desktop session, so there is nowhere safe to keep the encryption key.",
+			"Install and start GNOME Keyring, or KeePassXC with Secret Service enabled, then choose Check again."
+	case errors.Is(err, vault.ErrKeyringLocked):
+		return "The system keyring is locked.", "Unlock it (it may be asking for your password), then choose Check again."
+	case errors.Is(err, vault.ErrKeyringTimeout):
+		return "The system keyring did not answer in time.", "If it asks for your password, unlock it, then choose Check again."
+	case errors.Is(err, vault.ErrKeyMissing):
+		return "The system keyring does not hold this library's key.",
+			"Restore the key from your backup (Terminal: assent key import FILE), or use the keyring this library was made with."
+	}
+	return "The system keyring failed.", "Check that your keyring works, then choose Check again. The details are in the log."
+}
+
+// soundChecks asks the sound server for input devices, at most CheckTimeout.
+func (b *Backend) soundChecks() []app.Check {
+	if err := SoundServer(); err != nil {
+		b.mu.Lock()
+		b.devs, b.devErr = nil, err
+		b.mu.Unlock()
+		return []app.Check{{Name: "Sound server", Problem: "No sound server (PulseAudio or PipeWire) is running.",
+			Fix: "Start PulseAudio or PipeWire (on most desktops, log out and in again), then choose Check again."},
+			{Name: "Input device", Problem: "Without a sound server no microphone can be found.", Fix: "Fix the sound server first."}}
+	}
+	devs, err := b.scanDevices(CheckTimeout)
+	switch {
+	case errors.Is(err, errCheckTimeout):
+		return []app.Check{{Name: "Sound server", Problem: fmt.Sprintf("The sound server did not list its devices within %d seconds.", int(CheckTimeout/time.Second)),
+			Fix: "Choose Check again; if it keeps happening, restart PulseAudio or PipeWire."},
+			{Name: "Input device", Problem: "Not known yet.", Fix: "Fix the sound server first."}}
+	case err != nil:
+		slog.Warn("audio devices", "err", err)
+		return []app.Check{{Name: "Sound server", Problem: "The sound server answered, but its devices could not be listed.", Fix: "Restart PulseAudio or PipeWire, then choose Check again."},
+			{Name: "Input device", Problem: "No microphone can be found.", Fix: "Fix the sound server first."}}
+	case len(devs) == 0:
+		return []app.Check{{Name: "Sound server", OK: true},
+			{Name: "Input device", Problem: "No microphone or other input was found.", Fix: "Connect a microphone or headset and check it is not muted in the sound settings, then choose Check again."}}
+	}
+	return []app.Check{{Name: "Sound server", OK: true}, {Name: "Input device", OK: true}}
+}
+
+// scanDevices lists the input devices in the background (one scan at a
+// time) and waits for it at most d.
+func (b *Backend) scanDevices(d time.Duration) ([]app.Device, error) {
+	b.mu.Lock()
+	done := b.scanning
+	if done == nil {
+		done = make(chan struct{})
+		b.scanning = done
+		go func() {
+			defer close(done)
+			out, err := deviceList(b.config()) // devices.go: the sound server's names
+			b.mu.Lock()
+			b.devs, b.devErr, b.scanning = out, err, nil
+			b.mu.Unlock()
+		}()
+	}
+	b.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(d):
+		return nil, errCheckTimeout
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.devs, b.devErr
+}
+
+// Devices implements app.Backend: the devices the last scan found, without
+// waiting. Before any scan ended it starts one and returns ErrStillLooking.
 func (b *Backend) Devices() ([]app.Device, error) {
-	return deviceList(b.config()) // devices.go
+	b.mu.Lock()
+	devs, err, scanned := b.devs, b.devErr, b.devs != nil || b.devErr != nil
+	callOff := b.cfg.CallInput == config.CallNone
+	b.mu.Unlock()
+	if !scanned {
+		go b.scanDevices(CheckTimeout)
+		return nil, ErrStillLooking
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]app.Device(nil), devs...)
+	for i := range out {
+		if out[i].ID == DefaultCallID { // the scan may predate a settings change
+			out[i].Default = !callOff
+		}
+	}
+	return out, nil
 }
 
 // OpenMeter implements app.Backend: it captures from the devices through a
@@ -223,8 +407,8 @@ func (b *Backend) Recordings() ([]app.Recording, error) {
 	}
 	prog := map[string]float64{}
 	phase := map[string]string{}
-	if b.sync != nil {
-		for _, p := range b.sync.snapshot() {
+	if sy := b.syncer(); sy != nil {
+		for _, p := range sy.snapshot() {
 			if p.BytesTotal > 0 {
 				prog[p.ID] = float64(p.BytesDone) / float64(p.BytesTotal)
 			}
@@ -309,8 +493,8 @@ func (b *Backend) Delete(id string) error {
 	if err := v.Delete(id); err != nil {
 		return err
 	}
-	if b.sync != nil {
-		b.sync.kick()
+	if sy := b.syncer(); sy != nil {
+		sy.kick()
 	}
 	return nil
 }

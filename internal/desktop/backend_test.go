@@ -222,8 +222,15 @@ func TestBadInputGetsClearError_KeyringMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := b.Checks()
-	if checks[0].OK || checks[0].Problem == "" || !strings.Contains(checks[0].Fix, "Secret Service") {
+	if checks[0].OK || !strings.Contains(checks[0].Problem, "No Secret Service session is running") || !strings.Contains(checks[0].Fix, "dbus-run-session") {
 		t.Fatalf("keyring check: %+v", checks[0])
+	}
+	for _, c := range checks {
+		for _, leak := range []string{"freedesktop", "dbus-launch", "vault:", "/org/"} {
+			if strings.Contains(c.Problem+c.Fix, leak) {
+				t.Errorf("check %s shows %q to the rep: %+v", c.Name, leak, c)
+			}
+		}
 	}
 	if _, err := b.NewCall(app.CallSetup{Participants: []app.ParticipantInfo{{Name: "Ana", Lang: "en"}}}); err == nil {
 		t.Fatal("a call started without a keyring")
@@ -238,10 +245,8 @@ func TestBadInputGetsClearError_KeyringMissing(t *testing.T) {
 
 type brokenKeyring struct{}
 
-func (brokenKeyring) Get(string, string) (string, error) { return "", errNoBus }
-func (brokenKeyring) Set(string, string, string) error   { return errNoBus }
-func (brokenKeyring) Delete(string, string) error        { return errNoBus }
-
-var errNoBus = &os.PathError{Op: "dbus", Path: "session bus", Err: os.ErrNotExist}
+func (brokenKeyring) Get(string, string) (string, error) { return "", vault.ErrNoSessionBus }
+func (brokenKeyring) Set(string, string, string) error   { return vault.ErrNoSessionBus }
+func (brokenKeyring) Delete(string, string) error        { return vault.ErrNoSessionBus }
 
 var _ vault.SecretStore = brokenKeyring{}

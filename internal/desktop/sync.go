@@ -81,14 +81,15 @@ func (s *syncer) kick() {
 func (b *Backend) Sync() app.SyncStatus {
 	cfg := b.config()
 	st := app.SyncStatus{ServerURL: cfg.ServerURL, Enrolled: cfg.ServerURL != ""}
-	if b.sync == nil || !st.Enrolled {
+	sy := b.syncer()
+	if sy == nil || !st.Enrolled {
 		return st
 	}
-	b.sync.mu.Lock()
-	st.LastError = b.sync.err
-	b.sync.mu.Unlock()
+	sy.mu.Lock()
+	st.LastError = sy.err
+	sy.mu.Unlock()
 	st.Connected = st.LastError == ""
-	for _, p := range b.sync.snapshot() {
+	for _, p := range sy.snapshot() {
 		if p.Phase != assentsync.PhaseSynced && p.Phase != assentsync.PhaseDeleted {
 			st.Pending++
 		}
@@ -119,7 +120,9 @@ func (b *Backend) Enrol(serverURL, code string) error {
 	if err := saveConfig(b, c); err != nil {
 		return err
 	}
-	b.sync.restart()
+	if sy := b.syncer(); sy != nil {
+		sy.restart()
+	}
 	return nil
 }
 

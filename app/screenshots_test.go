@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -17,10 +18,31 @@ import (
 	"github.com/assent-app/assent/assets"
 )
 
+// shotsChildEnv names the directory the screenshot tour writes to when the
+// test binary runs as the tour's process (see TestMain).
+const shotsChildEnv = "ASSENT_SCREENSHOTS_CHILD"
+
+// TestMain runs the screenshot tour instead of the tests when the test
+// binary is started with ASSENT_SCREENSHOTS_CHILD=<dir> (TestRealWindowTour
+// does): Fyne's event loop must own the main goroutine, which TestMain has.
+//
+//	scripts/with-real-parts.sh go test ./app -run TestRealWindowTour  # ASSENT_SCREENSHOT_DIR=artifacts/screenshots keeps them
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(shotsChildEnv); dir != "" {
+		if err := Screenshots(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "shots:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // Screenshots opens the real window over a FakeBackend (never the real
 // backend: it answers consent screens itself), walks through every screen
 // and writes one PNG per screen into dir. It needs a display (Xvfb is fine)
-// and blocks until done.
+// and blocks until done. It is test code: the tour and its fake are not
+// part of the app.
 func Screenshots(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -17,7 +17,8 @@ import (
 	"github.com/assent-app/assent/sync/remote"
 )
 
-// FakeBackend is an in-memory Backend for tests, screenshots and demos. It
+// FakeBackend is an in-memory Backend for tests and the screenshot tour
+// (test code only: production code holds no test double). It
 // is honest: its gate admits simulated audio only while recording is
 // requested, not paused, and every present participant has live consent;
 // a refusal stores nothing; a withdrawal stops at once; Delete removes.
@@ -39,6 +40,9 @@ type FakeBackend struct {
 	exportLog  []string
 	enrolCodes []string
 }
+
+// Demo tells the UI to say it runs over a stand-in (banner and title).
+func (f *FakeBackend) Demo() bool { return true }
 
 // BufferDuration is the simulated capture buffer of FakeBackend.Tick.
 const BufferDuration = 20 * time.Millisecond
@@ -421,6 +425,7 @@ type fakeCall struct {
 	frames   int64 // admitted buffers
 	recID    string
 	nextPart int
+	err      error // why the call failed (FailCalls)
 }
 
 func (c *fakeCall) add(p ParticipantInfo, late bool) string {
@@ -483,7 +488,24 @@ func (c *fakeCall) State() CallState {
 		m := fakeMeter{n: c.levels, start: c.started}
 		s.Levels = m.Levels()
 	}
+	s.Err = c.err
 	return s
+}
+
+// FailCalls ends every call in progress with err, as a full disk or an
+// unplugged device does: the gate closes and what was admitted is kept.
+func (f *FakeBackend) FailCalls(err error) {
+	f.mu.Lock()
+	calls := append([]*fakeCall(nil), f.calls...)
+	f.mu.Unlock()
+	for _, c := range calls {
+		c.mu.Lock()
+		if !c.ended {
+			c.err = err
+			c.endLocked(FailedReason, "")
+		}
+		c.mu.Unlock()
+	}
 }
 
 func (c *fakeCall) part(id string) (*Participant, error) {
