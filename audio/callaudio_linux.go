@@ -2,7 +2,11 @@
 
 package audio
 
-import "context"
+import (
+	"context"
+	"os/exec"
+	"syscall"
+)
 
 // On Linux the call's audio is the monitor of the default output of
 // PulseAudio or PipeWire (pipewire-pulse), captured through PortAudio's
@@ -24,4 +28,11 @@ func resolveFollowed(ctx context.Context, k followKind) (string, error) {
 		return "", err
 	}
 	return si.DefaultSource, nil
+}
+
+// dieWithParent makes a helper process (pactl subscribe) end when Assent
+// ends, however it ends (SIGTERM, a crash, kill -9), so no process is left
+// behind.
+func dieWithParent(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

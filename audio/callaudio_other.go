@@ -2,7 +2,10 @@
 
 package audio
 
-import "context"
+import (
+	"context"
+	"os/exec"
+)
 
 // Planned (docs/platforms.md): macOS through Core Audio process taps,
 // Windows through WASAPI loopback (PortAudio's WASAPI host API). Until then
@@ -19,3 +22,7 @@ func resolveFollowed(ctx context.Context, k followKind) (string, error) {
 	}
 	return "", ErrNoSoundServer // the microphone falls back to PortAudio's default input
 }
+
+// dieWithParent: only Linux has a parent-death signal; elsewhere the
+// context cancel ends the helper.
+func dieWithParent(*exec.Cmd) {}

@@ -194,6 +194,7 @@ func parseSoundEvent(line string) (SoundEvent, bool) {
 // carries Failed.
 func WatchSoundServer(ctx context.Context) (<-chan SoundEvent, error) {
 	cmd := exec.CommandContext(ctx, "pactl", "subscribe")
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
