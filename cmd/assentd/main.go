@@ -77,7 +77,7 @@ func (c *common) objects() (server.Objects, error) {
 	if c.s3Bucket == "" || ak == "" || sk == "" {
 		return nil, errors.New("S3 objects need -s3-bucket and the keys in ASSENTD_S3_ACCESS_KEY and ASSENTD_S3_SECRET_KEY")
 	}
-	return &server.S3Objects{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, Client: &http.Client{Timeout: 5 * time.Minute}}, nil
+	return server.NewS3Objects(server.S3Config{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, PathStyle: true})
 }
 
 func defaultDataDir() string {
