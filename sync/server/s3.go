@@ -179,4 +179,3 @@ func (s *S3Objects) EnsureBucket(ctx context.Context, region string) error {
 	}
 	return nil
 }
-
