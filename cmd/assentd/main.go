@@ -188,6 +188,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	purgeEvery := fs.Duration("purge-interval", time.Hour, "how often the retention purge runs")
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
+	drainWait := fs.Duration("drain-wait", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the server stops taking requests (give the load balancer time to notice)")
 	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -255,10 +256,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	var links consentpage.LinkStore // replicas.go: links in the database, shared by all replicas
+	if db, pg, ok := server.SQLDB(st); ok {
+		links = consentpage.NewSQLLinks(db, pg, log)
+	}
 	pages, err := consentpage.New(consentpage.Config{Auth: consentpage.BearerAuth(func(ctx context.Context, tokenHash string) (string, error) {
 		d, err := st.DeviceByToken(ctx, tokenHash)
 		return d.ID, err
-	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log})
+	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log, Links: links})
 	if err != nil {
 		return fail("remote consent pages: %v", err)
 	}
@@ -269,7 +274,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go srv.RunPurge(ctx, *purgeEvery)
+	go runPurge(ctx, srv, st, *purgeEvery, log) // replicas.go: one replica at a time (lease)
 	go pages.Run(ctx)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -291,9 +296,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	hs.Shutdown(sctx)
+	shutdown(hs, srv, pages, *drainWait, log) // replicas.go: drain, end streams, finish requests
 	log.Info("assentd stopped")
 	return 0
 }

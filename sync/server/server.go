@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
@@ -54,6 +55,7 @@ type Server struct {
 	tusStore  filestore.FileStore
 	mux       *http.ServeMux
 	metrics   *metrics
+	draining  atomic.Bool // health.go: set by Drain, read by /readyz
 }
 
 // New builds a Server from cfg.
@@ -121,7 +123,8 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /healthz", s.livez) // health.go: liveness
+	m.HandleFunc("GET /readyz", s.readyz) // health.go: readiness (database, objects, migrations, draining)
 	m.HandleFunc("GET /metrics", s.metrics.serve)
 	m.HandleFunc("POST /v1/enrol", s.enrol)
 	m.HandleFunc("GET /v1/escrow", s.device(s.escrow))
@@ -324,19 +327,6 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// ---- health -------------------------------------------------------------------
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		s.log.Error("health check: database unreachable", "err", err.Error())
-		problem(w, http.StatusServiceUnavailable, "unhealthy", "Database unreachable", "assentd cannot reach its database; check the database server and the DSN.")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // Objects returns the object storage (for tools and tests).

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/assent-app/assent/sync/server"
+	"github.com/assent-app/assent/sync/server/consentpage"
+)
+
+// holderID names this process in leases (host, pid and a random part, so a
+// restarted process is a new holder).
+func holderID() string {
+	h, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return h + "/" + hex.EncodeToString(b)
+}
+
+// runPurge runs the retention purge every interval on one replica at a
+// time: a lease in the database, held for at most an hour per run.
+func runPurge(ctx context.Context, srv *server.Server, st server.Store, every time.Duration, log *slog.Logger) {
+	server.RunLeased(ctx, st, "retention-purge", holderID(), every, time.Hour,
+		func(err error) { log.Error("retention purge failed; will retry", "err", err.Error()) },
+		func(ctx context.Context) error { _, err := srv.Purge(ctx); return err })
+}
+
+// shutdown stops a replica gracefully: /readyz turns 503 (the load balancer
+// stops sending new requests), after drainWait the consent event streams end
+// (devices reconnect with Last-Event-ID to another replica), then the HTTP
+// server stops taking connections and finishes the requests in flight.
+func shutdown(hs *http.Server, srv *server.Server, pages *consentpage.Handler, drainWait time.Duration, log *slog.Logger) {
+	log.Info("assentd draining", "wait_s", drainWait.Seconds())
+	srv.Drain()
+	time.Sleep(drainWait)
+	pages.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Error("requests still running after 30 s were cut off", "err", err.Error())
+	}
+}
