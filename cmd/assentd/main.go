@@ -221,7 +221,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
+	uploads, closeUploads, err := c.uploads() // replicas.go
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer closeUploads()
+	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), Uploads: uploads,
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)

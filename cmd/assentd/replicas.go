@@ -45,3 +45,23 @@ func shutdown(hs *http.Server, srv *server.Server, pages *consentpage.Handler, d
 		log.Error("requests still running after 30 s were cut off", "err", err.Error())
 	}
 }
+
+// uploads is where uploads in progress live: with S3 configured, in the
+// bucket (any replica continues any upload); with PostgreSQL, locked across
+// replicas by advisory locks. Else the data directory, locked in-process.
+func (c *common) uploads() (server.UploadStore, func(), error) {
+	var u server.UploadStore
+	closeFn := func() {}
+	if c.s3 != "" {
+		ak, sk := envOr("ASSENTD_S3_ACCESS_KEY", os.Getenv("AWS_ACCESS_KEY_ID")), envOr("ASSENTD_S3_SECRET_KEY", os.Getenv("AWS_SECRET_ACCESS_KEY"))
+		u.S3 = &server.S3Config{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, PathStyle: true}
+	}
+	if c.dsn != "" {
+		l, err := server.NewPGUploadLocker(c.dsn, 64)
+		if err != nil {
+			return u, closeFn, err
+		}
+		u.Locker, closeFn = l, func() { l.Close() }
+	}
+	return u, closeFn, nil
+}

@@ -19,9 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 	xslog "golang.org/x/exp/slog"
 )
 
@@ -30,8 +28,9 @@ import (
 type Config struct {
 	Store     Store
 	Objects   Objects
-	UploadDir string   // tusd's working directory for uploads in progress
-	Verify    Verifier // consent-record verification; ConsentVerify if nil
+	UploadDir string      // tusd's working directory for uploads in progress
+	Uploads   UploadStore // uploads.go: uploads in S3 and a shared lock for replicas; zero: UploadDir, one process
+	Verify    Verifier    // consent-record verification; ConsentVerify if nil
 
 	AdminToken      string // bearer token of the admin API (kept only as a hash)
 	AdminTokenHash  string // or: hex SHA-256 of that token (as `assentd serve` keeps it)
@@ -52,7 +51,7 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	tus       *tusd.Handler
-	tusStore  filestore.FileStore
+	tusStore  tusBackend // uploads.go
 	mux       *http.ServeMux
 	metrics   *metrics
 	draining  atomic.Bool // health.go: set by Drain, read by /readyz
@@ -98,10 +97,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cfg.AdminToken = ""
 
-	s.tusStore = filestore.New(cfg.UploadDir)
+	tusStore, locker, err := newTusBackend(cfg) // uploads.go
+	if err != nil {
+		return nil, fmt.Errorf("server: uploads: %w", err)
+	}
+	s.tusStore = tusStore
 	composer := tusd.NewStoreComposer()
 	s.tusStore.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	composer.UseLocker(locker)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:                   "/v1/uploads/",
 		StoreComposer:              composer,
