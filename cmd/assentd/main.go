@@ -41,6 +41,7 @@ commands:
   serve    run the sync server
   enroll   print a one-time enrolment code for a device
   purge    delete recordings whose retention ended, once
+  migrate  bring the database schema to this version, once (serve does it too)
 
 Run "assentd <command> -h" for the flags of a command.
 `
@@ -112,6 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enroll(args[1:], stdout, stderr)
 	case "purge":
 		return purge(args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], stdout, stderr) // replicas.go
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -64,4 +67,29 @@ func (c *common) uploads() (server.UploadStore, func(), error) {
 		u.Locker, closeFn = l, func() { l.Close() }
 	}
 	return u, closeFn, nil
+}
+
+// migrateCmd brings the database schema to this build's version and exits
+// (every `serve` does the same at start; this runs it ahead of a rollout).
+func migrateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd migrate: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	v, err := server.SchemaVersion(context.Background(), st)
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd migrate: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "database schema at version %d (this assentd needs %d)\n", v, server.LatestSchema())
+	return 0
 }
