@@ -80,7 +80,7 @@ if has pg; then
     mkdir -p "$root/pg" "$root/pgsock"; chown postgres "$root/pg" "$root/pgsock"
     port=$(( 20000 + RANDOM % 20000 ))
     if su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/initdb --no-locale -E UTF8 -D $root/pg -A trust -U postgres" >"$root/pginit.log" 2>&1 &&
-       su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/pg_ctl -D $root/pg -l $root/pg/log -w -o '-p $port -k $root/pgsock -c listen_addresses=127.0.0.1 -c fsync=off' start" >"$root/pgstart.log" 2>&1; then
+       su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/pg_ctl -D $root/pg -l $root/pg/log -w -o '-p $port -k $root/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' start" >"$root/pgstart.log" 2>&1; then
       su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $port -U postgres assent_test" >/dev/null 2>&1
       export ASSENT_TEST_PG_DSN="postgres://postgres@127.0.0.1:$port/assent_test?sslmode=disable"
       log "PostgreSQL on 127.0.0.1:$port"

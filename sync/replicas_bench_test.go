@@ -64,7 +64,7 @@ func benchCluster(b *testing.B, n int) *testServer {
 		if err != nil {
 			b.Fatal(err)
 		}
-		locker, err := server.NewPGUploadLocker(dsn, 64)
+		locker, err := server.NewPGUploadLocker(dsn, 32)
 		if err != nil {
 			b.Fatal(err)
 		}
