@@ -559,7 +559,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v v
 }
 
 func (h *Handler) limited(w http.ResponseWriter, r *http.Request, lim *limiter, key string) bool {
-	ok, wait := lim.allow(key, h.now())
+	ok, wait := h.take(r.Context(), lim, key)
 	if ok {
 		return false
 	}
@@ -752,6 +752,24 @@ func (h *Handler) apply(ctx context.Context, v view, token string, f Form) (stat
 		return http.StatusSeeOther, "", "/c/" + newTok, nil
 	}
 	return http.StatusSeeOther, "", "/c/" + token, nil
+}
+
+// sharedRate is a LinkStore whose rate-limit buckets every replica shares.
+type sharedRate interface {
+	Take(ctx context.Context, key string, r Rate, now time.Time) (bool, time.Duration, error)
+}
+
+// take asks the shared buckets (SQLLinks: limits hold across replicas), or
+// this process's when the store has none or does not answer.
+func (h *Handler) take(ctx context.Context, lim *limiter, key string) (bool, time.Duration) {
+	if sr, ok := h.links.(sharedRate); ok {
+		ok, wait, err := sr.Take(ctx, hashToken(key), lim.rate, h.now())
+		if err == nil {
+			return ok, wait
+		}
+		h.log.Error("shared rate limit unavailable; using this replica's", "err", err.Error())
+	}
+	return lim.allow(key, h.now())
 }
 
 // errNoChange aborts a LinkStore update that found nothing to apply.

@@ -25,6 +25,8 @@ func Schema(postgres bool) []string {
 		`CREATE INDEX IF NOT EXISTS consent_links_end ON consent_links(end_ns)`,
 		`CREATE TABLE IF NOT EXISTS consent_tokens (token_hash TEXT PRIMARY KEY, link_id TEXT NOT NULL, slot TEXT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS consent_tokens_link ON consent_tokens(link_id)`,
+		// Rate-limit buckets shared by the replicas; key is a SHA-256 (never an address).
+		`CREATE TABLE IF NOT EXISTS consent_rate (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ns BIGINT NOT NULL)`,
 	}
 }
 
@@ -208,7 +210,45 @@ func (s *SQLLinks) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
+	// Buckets untouched for an hour are full again: forget them.
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM consent_rate WHERE last_ns < ?`), cutoff.Add(-time.Hour).UnixNano()); err != nil {
+		return 0, err
+	}
 	return int(n), tx.Commit()
+}
+
+// Take takes one request from the shared token bucket key (a hash), so a
+// rate limit holds across replicas. It returns false and the wait when the
+// bucket is empty.
+func (s *SQLLinks) Take(ctx context.Context, key string, r Rate, now time.Time) (bool, time.Duration, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, 0, err
+	}
+	defer tx.Rollback()
+	sel := `SELECT tokens, last_ns FROM consent_rate WHERE key = ?`
+	if s.pg {
+		sel += ` FOR UPDATE`
+	}
+	tokens, last := float64(r.Burst), now.UnixNano()
+	err = tx.QueryRowContext(ctx, s.q(sel), key).Scan(&tokens, &last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, 0, err
+	}
+	if el := now.UnixNano() - last; el > 0 {
+		tokens = min(float64(r.Burst), tokens+float64(el)/float64(time.Minute)*r.PerMinute)
+	}
+	ok, wait := tokens >= 1, time.Duration(0)
+	if ok {
+		tokens--
+	} else {
+		wait = time.Duration((1 - tokens) / r.PerMinute * float64(time.Minute))
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO consent_rate (key, tokens, last_ns) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, last_ns = excluded.last_ns`),
+		key, tokens, max(last, now.UnixNano())); err != nil {
+		return false, 0, err
+	}
+	return ok, wait, tx.Commit()
 }
 
 func (s *SQLLinks) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }

@@ -308,3 +308,28 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatalf("after reconnecting: %+v", evs)
 	}
 }
+
+// The participant pages' rate limits hold across replicas: the buckets are
+// in the database (keyed by a hash, never the address).
+func TestPageRateLimitAcrossReplicas(t *testing.T) {
+	d := pgLinkDB(t)
+	lim := func(c *Config) { c.PerIP = Rate{Burst: 3, PerMinute: 1} }
+	a, b := d.replica(t, lim), d.replica(t, lim)
+	lr := a.create(a.request([]Slot{{Ref: "bob", Name: "Bob", Lang: "en"}}, 0))
+	p := path(t, lr.Slots[0].URL)
+	for i, e := range []*env{a, b, a} {
+		if resp := e.do("GET", p, "", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %d", i+1, resp.StatusCode)
+		}
+	}
+	resp := b.do("GET", p, "", nil)
+	got := wantStatus(t, resp, http.StatusTooManyRequests)
+	if resp.Header.Get("Retry-After") == "" || !strings.Contains(got, "Too many attempts") {
+		t.Fatalf("4th request over two replicas: %s", got)
+	}
+	db := d.open(t)
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM consent_rate WHERE key LIKE '%127.0.0.1%'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("a rate bucket names the client address (%d, %v)", n, err)
+	}
+}
