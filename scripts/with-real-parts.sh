@@ -5,13 +5,17 @@
 #     (its monitor "callsink.monitor" is the default source)
 #   * D-Bus session + gnome-keyring Secret Service  → ASSENT_TEST_KEYRING=1
 #   * PostgreSQL on loopback                        → ASSENT_TEST_PG_DSN
+#   * versitygw, a real S3-compatible server        → ASSENT_TEST_S3_ENDPOINT,
+#     (SigV4 checked; built once with go install at   ASSENT_TEST_S3_ACCESS_KEY,
+#     a pinned version, cached in GOPATH/bin)         ASSENT_TEST_S3_SECRET_KEY
 # Each part that cannot start is reported; the tests decide (internal/testenv):
 # outside CI they skip, with CI=true they fail. Everything is torn down on exit.
-# Set PARTS="x11 pulse keyring pg" (default: all) to start only some.
+# Set PARTS="x11 pulse keyring pg s3" (default: all) to start only some.
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PARTS="${PARTS:-x11 pulse keyring pg}"
+PARTS="${PARTS:-x11 pulse keyring pg s3}"
+VERSITYGW_VERSION=v1.8.0 # pinned: the S3 server the object store suite runs against
 root="$(mktemp -d /tmp/assent-parts.XXXXXX)"
 chmod 755 "$root"
 pids=()
@@ -76,7 +80,7 @@ if has pg; then
     mkdir -p "$root/pg" "$root/pgsock"; chown postgres "$root/pg" "$root/pgsock"
     port=$(( 20000 + RANDOM % 20000 ))
     if su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/initdb --no-locale -E UTF8 -D $root/pg -A trust -U postgres" >"$root/pginit.log" 2>&1 &&
-       su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/pg_ctl -D $root/pg -l $root/pg/log -w -o '-p $port -k $root/pgsock -c listen_addresses=127.0.0.1 -c fsync=off' start" >"$root/pgstart.log" 2>&1; then
+       su postgres -s /bin/sh -c "LC_ALL=C.UTF-8 LANG=C.UTF-8 $PGBIN/pg_ctl -D $root/pg -l $root/pg/log -w -o '-p $port -k $root/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300' start" >"$root/pgstart.log" 2>&1; then
       su postgres -s /bin/sh -c "$PGBIN/createdb -h 127.0.0.1 -p $port -U postgres assent_test" >/dev/null 2>&1
       export ASSENT_TEST_PG_DSN="postgres://postgres@127.0.0.1:$port/assent_test?sslmode=disable"
       log "PostgreSQL on 127.0.0.1:$port"
@@ -85,6 +89,38 @@ if has pg; then
     fi
   else
     log "PostgreSQL is not installed (run scripts/deps.sh)"
+  fi
+fi
+
+if has s3; then
+  # Built once per machine (about a minute), then reused from GOPATH/bin; the
+  # version file makes a pin change rebuild it.
+  vgw="$GOPATH/bin/versitygw"
+  if [ ! -x "$vgw" ] || [ "$(cat "$vgw.version" 2>/dev/null)" != "$VERSITYGW_VERSION" ]; then
+    log "building versitygw $VERSITYGW_VERSION (once; cached in $GOPATH/bin)"
+    if (cd "$root" && GOFLAGS= go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION") >"$root/vgw-build.log" 2>&1; then
+      echo "$VERSITYGW_VERSION" >"$vgw.version"
+    else
+      log "versitygw did not build: $(tail -3 "$root/vgw-build.log")"
+    fi
+  fi
+  if [ -x "$vgw" ]; then
+    mkdir -p "$root/s3"
+    s3port=$(( 20000 + RANDOM % 20000 ))
+    s3key="assent$RANDOM$RANDOM" s3secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    ROOT_ACCESS_KEY= ROOT_SECRET_KEY= "$vgw" --access "$s3key" --secret "$s3secret" --port "127.0.0.1:$s3port" \
+      posix "$root/s3" >"$root/vgw.log" 2>&1 &
+    pids+=($!)
+    ok=""
+    for _ in $(seq 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$s3port") 2>/dev/null && { ok=1; break; }; sleep 0.1
+    done
+    if [ -n "$ok" ]; then
+      export ASSENT_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port" ASSENT_TEST_S3_ACCESS_KEY="$s3key" ASSENT_TEST_S3_SECRET_KEY="$s3secret"
+      log "versitygw (S3) on 127.0.0.1:$s3port"
+    else
+      log "versitygw did not start: $(tail -3 "$root/vgw.log")"
+    fi
   fi
 fi
 

@@ -41,6 +41,7 @@ commands:
   serve    run the sync server
   enroll   print a one-time enrolment code for a device
   purge    delete recordings whose retention ended, once
+  migrate  bring the database schema to this version, once (serve does it too)
 
 Run "assentd <command> -h" for the flags of a command.
 `
@@ -77,7 +78,7 @@ func (c *common) objects() (server.Objects, error) {
 	if c.s3Bucket == "" || ak == "" || sk == "" {
 		return nil, errors.New("S3 objects need -s3-bucket and the keys in ASSENTD_S3_ACCESS_KEY and ASSENTD_S3_SECRET_KEY")
 	}
-	return &server.S3Objects{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, Client: &http.Client{Timeout: 5 * time.Minute}}, nil
+	return server.NewS3Objects(server.S3Config{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, PathStyle: true})
 }
 
 func defaultDataDir() string {
@@ -112,6 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enroll(args[1:], stdout, stderr)
 	case "purge":
 		return purge(args[1:], stdout, stderr)
+	case "migrate":
+		return migrateCmd(args[1:], stdout, stderr) // replicas.go
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -188,6 +191,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	purgeEvery := fs.Duration("purge-interval", time.Hour, "how often the retention purge runs")
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
+	drainWait := fs.Duration("drain-wait", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the server stops taking requests (give the load balancer time to notice)")
 	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -220,7 +224,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
+	uploads, closeUploads, err := c.uploads() // replicas.go
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer closeUploads()
+	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), Uploads: uploads,
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
@@ -255,10 +264,14 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
+	var links consentpage.LinkStore // replicas.go: links in the database, shared by all replicas
+	if db, pg, ok := server.SQLDB(st); ok {
+		links = consentpage.NewSQLLinks(db, pg, log)
+	}
 	pages, err := consentpage.New(consentpage.Config{Auth: consentpage.BearerAuth(func(ctx context.Context, tokenHash string) (string, error) {
 		d, err := st.DeviceByToken(ctx, tokenHash)
 		return d.ID, err
-	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log})
+	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log, Links: links})
 	if err != nil {
 		return fail("remote consent pages: %v", err)
 	}
@@ -269,7 +282,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go srv.RunPurge(ctx, *purgeEvery)
+	go runPurge(ctx, srv, st, *purgeEvery, log) // replicas.go: one replica at a time (lease)
 	go pages.Run(ctx)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
@@ -291,9 +304,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	hs.Shutdown(sctx)
+	shutdown(hs, srv, pages, *drainWait, log) // replicas.go: drain, end streams, finish requests
 	log.Info("assentd stopped")
 	return 0
 }

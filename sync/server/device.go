@@ -23,7 +23,7 @@ import (
 var (
 	recordingIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 	sha256Re      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	uploadIDRe    = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
+	uploadIDRe    = regexp.MustCompile(`^[0-9a-f]{1,64}(\+[A-Za-z0-9._~-]{1,512})?$`) // filestore: hex; s3store (uploads.go): hex+multipart id
 )
 
 func segKey(rec string, idx int) string { return fmt.Sprintf("recordings/%s/seg-%06d.age", rec, idx) }

@@ -2,103 +2,20 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
-	"sort"
 	"strings"
 	gosync "sync"
 	"testing"
-	"time"
+
+	"github.com/assent-app/assent/internal/testenv"
+	"github.com/minio/minio-go/v7"
 )
-
-// The AWS documentation's Signature Version 4 example (GET Object with Range).
-func TestSignV4MatchesAWSExample(t *testing.T) {
-	req, _ := http.NewRequest("GET", "https://examplebucket.s3.amazonaws.com/test.txt", nil)
-	req.Header.Set("Range", "bytes=0-9")
-	SignV4(req, nil, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1", "s3", time.Date(2013, 5, 24, 0, 0, 0, 0, time.UTC))
-	want := "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
-	if got := req.Header.Get("Authorization"); got != want {
-		t.Fatalf("Authorization\n got %s\nwant %s", got, want)
-	}
-}
-
-// fakeS3 is an in-process S3 (path style: PUT/GET/DELETE object,
-// ListObjectsV2 with pagination) that checks every request's signature.
-type fakeS3 struct {
-	mu      gosync.Mutex
-	objects map[string][]byte
-	secret  string
-}
-
-func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	check, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
-	if rg := r.Header.Get("Range"); rg != "" {
-		check.Header.Set("Range", rg)
-	}
-	ts, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	SignV4(check, body, "AKTEST", f.secret, "us-east-1", "s3", ts)
-	if err != nil || check.Header.Get("Authorization") != r.Header.Get("Authorization") {
-		w.WriteHeader(http.StatusForbidden)
-		io.WriteString(w, "<Error><Code>SignatureDoesNotMatch</Code><Message>bad signature</Message></Error>")
-		return
-	}
-	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/"), "/", 2)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(parts) == 1 && r.Method == "GET" && r.URL.Query().Get("list-type") == "2" {
-		prefix := r.URL.Query().Get("prefix")
-		var keys []string
-		for k := range f.objects {
-			if strings.HasPrefix(k, prefix) {
-				keys = append(keys, k)
-			}
-		}
-		sort.Strings(keys)
-		// Like S3, the token names a position in key order (after a key), so
-		// deleting listed keys between pages does not skip any.
-		start := 0
-		if after := r.URL.Query().Get("continuation-token"); after != "" {
-			start = sort.SearchStrings(keys, after)
-			if start < len(keys) && keys[start] == after {
-				start++
-			}
-		}
-		end := min(start+2, len(keys))
-		var b strings.Builder
-		b.WriteString("<ListBucketResult>")
-		for _, k := range keys[start:end] {
-			b.WriteString("<Contents><Key>" + k + "</Key></Contents>")
-		}
-		fmt.Fprintf(&b, "<IsTruncated>%v</IsTruncated>", end < len(keys))
-		if end < len(keys) {
-			fmt.Fprintf(&b, "<NextContinuationToken>%s</NextContinuationToken>", keys[end-1])
-		}
-		b.WriteString("</ListBucketResult>")
-		io.WriteString(w, b.String())
-		return
-	}
-	key := parts[1]
-	switch r.Method {
-	case "PUT":
-		f.objects[key] = body
-	case "GET":
-		b, ok := f.objects[key]
-		if !ok {
-			w.WriteHeader(404)
-			io.WriteString(w, "<Error><Code>NoSuchKey</Code></Error>")
-			return
-		}
-		w.Write(b)
-	case "DELETE":
-		delete(f.objects, key)
-		w.WriteHeader(204)
-	}
-}
 
 func objectsSuite(t *testing.T, o Objects) {
 	ctx := t.Context()
@@ -142,40 +59,142 @@ func objectsSuite(t *testing.T, o Objects) {
 
 func TestObjectsLocal(t *testing.T) { objectsSuite(t, LocalObjects{Dir: t.TempDir()}) }
 
-func TestObjectsS3AgainstInProcessFake(t *testing.T) {
-	f := &fakeS3{objects: map[string][]byte{}, secret: "s3cret"}
-	srv := httptest.NewServer(f)
-	defer srv.Close()
-	objectsSuite(t, &S3Objects{Endpoint: srv.URL, Bucket: "assent", Region: "us-east-1", AccessKey: "AKTEST", SecretKey: "s3cret"})
-	bad := &S3Objects{Endpoint: srv.URL, Bucket: "assent", Region: "us-east-1", AccessKey: "AKTEST", SecretKey: "wrong"}
-	if _, err := bad.Put(t.Context(), "k", bytes.NewReader([]byte("x"))); err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
+// realS3 connects to the versitygw started by scripts/with-real-parts.sh, in a
+// bucket of this test's own (removed with its objects afterwards).
+func realS3(t *testing.T) *S3Objects {
+	t.Helper()
+	env := testenv.RequireS3(t)
+	b := make([]byte, 5)
+	rand.Read(b)
+	bucket := "assent-" + hex.EncodeToString(b)
+	o, err := NewS3Objects(S3Config{Endpoint: env.Endpoint, Bucket: bucket, AccessKey: env.AccessKey, SecretKey: env.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.EnsureBucket(t.Context(), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		o.DeletePrefix(ctx, "")
+		o.c.RemoveBucket(ctx, bucket)
+	})
+	return o
+}
+
+// countObjects lists what the bucket holds.
+func countObjects(t *testing.T, o *S3Objects) []string {
+	t.Helper()
+	var keys []string
+	for obj := range o.c.ListObjects(t.Context(), o.bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if obj.Err != nil {
+			t.Fatal(obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	return keys
+}
+
+// The store suite against a real S3-compatible server (versitygw), plus the
+// failures an operator meets: wrong secret, missing bucket, many keys.
+func TestObjectsS3(t *testing.T) {
+	o := realS3(t)
+	objectsSuite(t, o)
+	if err := o.Ping(t.Context()); err != nil {
+		t.Fatalf("ping a reachable bucket: %v", err)
+	}
+	// More keys than one delete batch or list page (1000).
+	ctx := t.Context()
+	before := len(countObjects(t, o))
+	var wg gosync.WaitGroup
+	errs := make(chan error, 1001)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < 1001; i += 8 {
+				if _, err := o.Put(ctx, fmt.Sprintf("recordings/many/seg-%06d.age", i), strings.NewReader("x")); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := len(countObjects(t, o)); n != before+1001 {
+		t.Fatalf("bucket holds %d keys after 1001 puts, want %d", n, before+1001)
+	}
+	if err := o.DeletePrefix(ctx, "recordings/many/"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(countObjects(t, o)); n != before {
+		t.Fatalf("after deleting 1001 keys the bucket holds %d keys, want the %d of other recordings", n, before)
+	}
+	// A big object goes up in parts and comes back whole.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20<<20/16)
+	if n, err := o.Put(ctx, "recordings/big/seg-000001.age", bytes.NewReader(big)); err != nil || n != int64(len(big)) {
+		t.Fatalf("put 20 MiB: %d %v", n, err)
+	}
+	rc, err := o.Get(ctx, "recordings/big/seg-000001.age")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, big) {
+		t.Fatalf("20 MiB object came back as %d different bytes", len(got))
+	}
+
+	env := testenv.RequireS3(t)
+	bad, _ := NewS3Objects(S3Config{Endpoint: env.Endpoint, Bucket: o.bucket, AccessKey: env.AccessKey, SecretKey: "wrong-secret", PathStyle: true})
+	if _, err := bad.Put(ctx, "k", strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") {
 		t.Fatalf("wrong secret: %v", err)
+	}
+	if err := bad.Ping(ctx); err == nil {
+		t.Fatal("ping with a wrong secret succeeded")
+	}
+	missing, _ := NewS3Objects(S3Config{Endpoint: env.Endpoint, Bucket: "assent-no-such-bucket", AccessKey: env.AccessKey, SecretKey: env.SecretKey, PathStyle: true})
+	if err := missing.Ping(ctx); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("ping of a missing bucket: %v", err)
 	}
 }
 
-// TestEndToEndS3Objects runs a recording and an erasure with S3 objects.
+// TestBadInputGetsClearErrorS3Config: a wrong S3 configuration is refused at
+// start with a message that says what to fix.
+func TestBadInputGetsClearErrorS3Config(t *testing.T) {
+	for _, c := range []struct {
+		cfg  S3Config
+		want string
+	}{
+		{S3Config{Endpoint: "127.0.0.1:9000", Bucket: "b", AccessKey: "a", SecretKey: "s"}, "not an http(s) URL"},
+		{S3Config{Endpoint: "http://127.0.0.1:9000/bucket", Bucket: "b", AccessKey: "a", SecretKey: "s"}, "has a path"},
+		{S3Config{Endpoint: "http://127.0.0.1:9000", AccessKey: "a", SecretKey: "s"}, "bucket name is empty"},
+		{S3Config{Endpoint: "http://127.0.0.1:9000", Bucket: "b"}, "ASSENTD_S3_ACCESS_KEY"},
+	} {
+		if _, err := NewS3Objects(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: got %v, want an error saying %q", c.cfg, err, c.want)
+		}
+	}
+}
+
+// TestEndToEndS3Objects runs a recording and an erasure with objects in a
+// real S3-compatible server.
 func TestEndToEndS3Objects(t *testing.T) {
-	f := &fakeS3{objects: map[string][]byte{}, secret: "s3cret"}
-	s3 := httptest.NewServer(f)
-	defer s3.Close()
+	o := realS3(t)
 	st, err := OpenSQLite(filepath.Join(t.TempDir(), "i.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarnessWithObjects(t, st, &S3Objects{Endpoint: s3.URL, Bucket: "assent", Region: "us-east-1", AccessKey: "AKTEST", SecretKey: "s3cret"})
+	h := newHarnessWithObjects(t, st, o)
 	d := h.enrol(1)
 	h.fullRecording(d, "rec-1", 2, "ann@example.com")
-	f.mu.Lock()
-	n := len(f.objects)
-	f.mu.Unlock()
-	if n != 3 {
-		t.Fatalf("S3 holds %d objects, want record + 2 segments", n)
+	if keys := countObjects(t, o); len(keys) != 3 {
+		t.Fatalf("S3 holds %v, want record + 2 segments", keys)
 	}
 	h.do("POST", "/v1/admin/subjects/erase", testAdmin, map[string]string{"email": "ann@example.com"})
 	assertGone(t, h, "rec-1")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.objects) != 0 {
-		t.Fatalf("erase left %d objects in S3", len(f.objects))
+	if keys := countObjects(t, o); len(keys) != 0 {
+		t.Fatalf("erase left %v in S3", keys)
 	}
 }

@@ -1,230 +1,181 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
-	"strings"
-	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// S3Objects keeps objects in an S3-compatible bucket (AWS S3, MinIO, Ceph,
-// …), path-style (<endpoint>/<bucket>/<key>), signed with AWS Signature
-// Version 4. Objects are buffered in memory for signing; segments are small.
-type S3Objects struct {
+// S3Config names an S3-compatible bucket (AWS S3, MinIO, Ceph, versitygw, …).
+// Requests are signed by the maintained client library github.com/minio/minio-go
+// (AWS Signature Version 4); assentd does no signing of its own.
+type S3Config struct {
 	Endpoint  string // e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000
 	Bucket    string
-	Region    string // e.g. eu-central-1 ("us-east-1" for most MinIO setups)
+	Region    string // e.g. eu-central-1; "us-east-1" for most self-hosted servers
 	AccessKey string
 	SecretKey string
-	Client    *http.Client
-	Now       func() time.Time
+	// PathStyle forces <endpoint>/<bucket>/<key> URLs (self-hosted servers);
+	// false lets the library choose (virtual-host style on AWS).
+	PathStyle bool
+	// Transport replaces the HTTP transport (tests); nil: the library's default.
+	Transport http.RoundTripper
 }
 
-func (s *S3Objects) client() *http.Client {
-	if s.Client != nil {
-		return s.Client
+// S3Objects keeps objects in an S3-compatible bucket. Put streams the object
+// (multipart above 16 MiB); a reader never sees a partial object.
+type S3Objects struct {
+	c      *minio.Client
+	bucket string
+}
+
+// NewS3Objects connects to the bucket named by cfg. It checks nothing over
+// the network; call Ping (readiness) for that.
+func NewS3Objects(cfg S3Config) (*S3Objects, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("S3 endpoint %q is not an http(s) URL like https://s3.eu-central-1.amazonaws.com", cfg.Endpoint)
 	}
-	return http.DefaultClient
-}
-
-func (s *S3Objects) objectURL(key string) string {
-	return strings.TrimRight(s.Endpoint, "/") + "/" + s.Bucket + "/" + uriEncode(key, false)
-}
-
-func (s *S3Objects) do(ctx context.Context, method, rawURL string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, bytes.NewReader(body))
+	if u.Path != "" && u.Path != "/" {
+		return nil, fmt.Errorf("S3 endpoint %q has a path; give the bucket separately (-s3-bucket)", cfg.Endpoint)
+	}
+	if cfg.Bucket == "" {
+		return nil, errors.New("S3 bucket name is empty; give it with -s3-bucket")
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, errors.New("S3 access key or secret key is empty; set ASSENTD_S3_ACCESS_KEY and ASSENTD_S3_SECRET_KEY")
+	}
+	region := cfg.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	lookup := minio.BucketLookupAuto
+	if cfg.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	c, err := minio.New(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:       u.Scheme == "https",
+		Region:       region,
+		BucketLookup: lookup,
+		Transport:    cfg.Transport,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("S3 client for %s: %w", cfg.Endpoint, err)
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
-	SignV4(req, body, s.AccessKey, s.SecretKey, s.Region, "s3", now())
-	return s.client().Do(req)
+	return &S3Objects{c: c, bucket: cfg.Bucket}, nil
 }
 
-func s3Error(op, key string, resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var e struct {
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
+// s3Err names the operation and, for an S3 error answer, its code.
+func s3Err(op, key string, err error) error {
+	var er minio.ErrorResponse
+	if errors.As(err, &er) && er.Code != "" {
+		return fmt.Errorf("S3 %s %s: %s (%s): %w", op, key, er.Code, er.Message, err)
 	}
-	xml.Unmarshal(b, &e)
-	return fmt.Errorf("S3 %s %s: %s %s %s", op, key, resp.Status, e.Code, e.Message)
+	return fmt.Errorf("S3 %s %s: %w", op, key, err)
 }
 
-// Put uploads the object with one PUT (atomic in S3).
+// Put uploads the object. S3 makes it visible only once complete.
 func (s *S3Objects) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	body, err := io.ReadAll(r)
+	info, err := s.c.PutObject(ctx, s.bucket, key, r, -1, minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		PartSize:    16 << 20,
+	})
 	if err != nil {
-		return 0, err
+		return 0, s3Err("put", key, err)
 	}
-	resp, err := s.do(ctx, http.MethodPut, s.objectURL(key), body)
-	if err != nil {
-		return 0, fmt.Errorf("S3 put %s: %w", key, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, s3Error("put", key, resp)
-	}
-	return int64(len(body)), nil
+	return info.Size, nil
 }
 
-// Get downloads the object.
+// Get opens the object; errors.Is(err, ErrNotFound) if it is absent.
 func (s *S3Objects) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	resp, err := s.do(ctx, http.MethodGet, s.objectURL(key), nil)
+	o, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("S3 get %s: %w", key, err)
+		return nil, s3Err("get", key, err)
 	}
-	if resp.StatusCode == http.StatusNotFound {
-		resp.Body.Close()
-		return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
+	// GetObject is lazy: Stat makes the request so absence shows here.
+	if _, err := o.Stat(); err != nil {
+		o.Close()
+		if isNoSuchKey(err) {
+			return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
+		}
+		return nil, s3Err("get", key, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, s3Error("get", key, resp)
-	}
-	return resp.Body, nil
+	return o, nil
 }
 
-// DeletePrefix lists the keys under prefix (ListObjectsV2) and deletes each.
+func isNoSuchKey(err error) bool {
+	er := minio.ToErrorResponse(err)
+	return er.Code == "NoSuchKey" || er.StatusCode == http.StatusNotFound
+}
+
+// DeletePrefix lists the keys under prefix and deletes them in batches.
 func (s *S3Objects) DeletePrefix(ctx context.Context, prefix string) error {
-	token := ""
-	for {
-		q := url.Values{"list-type": {"2"}, "prefix": {prefix}}
-		if token != "" {
-			q.Set("continuation-token", token)
-		}
-		resp, err := s.do(ctx, http.MethodGet, strings.TrimRight(s.Endpoint, "/")+"/"+s.Bucket+"?"+canonicalQuery(q), nil)
-		if err != nil {
-			return fmt.Errorf("S3 list %s: %w", prefix, err)
-		}
-		var out struct {
-			Contents []struct {
-				Key string `xml:"Key"`
-			} `xml:"Contents"`
-			IsTruncated           bool   `xml:"IsTruncated"`
-			NextContinuationToken string `xml:"NextContinuationToken"`
-		}
-		if resp.StatusCode != http.StatusOK {
-			err := s3Error("list", prefix, resp)
-			resp.Body.Close()
-			return err
-		}
-		err = xml.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("S3 list %s: unreadable answer: %w", prefix, err)
-		}
-		for _, c := range out.Contents {
-			resp, err := s.do(ctx, http.MethodDelete, s.objectURL(c.Key), nil)
-			if err != nil {
-				return fmt.Errorf("S3 delete %s: %w", c.Key, err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var listErr error
+	keys := make(chan minio.ObjectInfo)
+	go func() {
+		defer close(keys)
+		for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			if o.Err != nil {
+				listErr = o.Err
+				return
 			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
-				return fmt.Errorf("S3 delete %s: %s", c.Key, resp.Status)
+			select {
+			case keys <- o:
+			case <-ctx.Done():
+				return
 			}
 		}
-		if !out.IsTruncated || out.NextContinuationToken == "" {
+	}()
+	for e := range s.c.RemoveObjects(ctx, s.bucket, keys, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil && !isNoSuchKey(e.Err) {
+			cancel()
+			for range keys { // let the lister end
+			}
+			return s3Err("delete", e.ObjectName, e.Err)
+		}
+	}
+	if listErr != nil {
+		return s3Err("list", prefix, listErr)
+	}
+	return nil
+}
+
+// Ping checks that the bucket is reachable with the configured keys (readiness).
+func (s *S3Objects) Ping(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s3Err("check bucket", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("S3 bucket %q does not exist; create it (or ask the storage administrator) before starting assentd", s.bucket)
+	}
+	return nil
+}
+
+// EnsureBucket creates the bucket if it is absent (tests, first start).
+func (s *S3Objects) EnsureBucket(ctx context.Context, region string) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s3Err("check bucket", s.bucket, err)
+	}
+	if ok {
+		return nil
+	}
+	if err := s.c.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{Region: region}); err != nil {
+		er := minio.ToErrorResponse(err)
+		if er.Code == "BucketAlreadyOwnedByYou" {
 			return nil
 		}
-		token = out.NextContinuationToken
+		return s3Err("create bucket", s.bucket, err)
 	}
-}
-
-// ---- Signature Version 4 -------------------------------------------------------------
-
-func uriEncode(s string, encodeSlash bool) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~' || (c == '/' && !encodeSlash) {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-func canonicalQuery(q url.Values) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		vs := append([]string(nil), q[k]...)
-		sort.Strings(vs)
-		for _, v := range vs {
-			parts = append(parts, uriEncode(k, true)+"="+uriEncode(v, true))
-		}
-	}
-	return strings.Join(parts, "&")
-}
-
-func hmacSHA(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
-}
-
-// SignV4 signs req (AWS Signature Version 4, header form). body is the
-// request payload; headers already on req that start with x-amz- or are
-// Range/Content-Type are signed with Host.
-func SignV4(req *http.Request, body []byte, accessKey, secretKey, region, service string, t time.Time) {
-	t = t.UTC()
-	amzDate := t.Format("20060102T150405Z")
-	day := t.Format("20060102")
-	ph := sha256.Sum256(body)
-	payload := hex.EncodeToString(ph[:])
-	req.Header.Set("X-Amz-Date", amzDate)
-	req.Header.Set("X-Amz-Content-Sha256", payload)
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	hdrs := map[string]string{"host": host}
-	for k, v := range req.Header {
-		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "x-amz-") || lk == "range" || lk == "content-type" || lk == "content-md5" {
-			hdrs[lk] = strings.Join(strings.Fields(strings.Join(v, ",")), " ")
-		}
-	}
-	names := make([]string, 0, len(hdrs))
-	for k := range hdrs {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var ch strings.Builder
-	for _, k := range names {
-		ch.WriteString(k + ":" + hdrs[k] + "\n")
-	}
-	signed := strings.Join(names, ";")
-	path := req.URL.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	creq := strings.Join([]string{req.Method, path, canonicalQuery(req.URL.Query()), ch.String(), signed, payload}, "\n")
-	ch2 := sha256.Sum256([]byte(creq))
-	scope := day + "/" + region + "/" + service + "/aws4_request"
-	sts := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(ch2[:])
-	k := hmacSHA([]byte("AWS4"+secretKey), day)
-	k = hmacSHA(k, region)
-	k = hmacSHA(k, service)
-	k = hmacSHA(k, "aws4_request")
-	sig := hex.EncodeToString(hmacSHA(k, sts))
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+accessKey+"/"+scope+", SignedHeaders="+signed+", Signature="+sig)
+	return nil
 }

@@ -16,11 +16,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
-	"github.com/tus/tusd/v2/pkg/memorylocker"
 	xslog "golang.org/x/exp/slog"
 )
 
@@ -29,8 +28,9 @@ import (
 type Config struct {
 	Store     Store
 	Objects   Objects
-	UploadDir string   // tusd's working directory for uploads in progress
-	Verify    Verifier // consent-record verification; ConsentVerify if nil
+	UploadDir string      // tusd's working directory for uploads in progress
+	Uploads   UploadStore // uploads.go: uploads in S3 and a shared lock for replicas; zero: UploadDir, one process
+	Verify    Verifier    // consent-record verification; ConsentVerify if nil
 
 	AdminToken      string // bearer token of the admin API (kept only as a hash)
 	AdminTokenHash  string // or: hex SHA-256 of that token (as `assentd serve` keeps it)
@@ -51,9 +51,10 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	tus       *tusd.Handler
-	tusStore  filestore.FileStore
+	tusStore  tusBackend // uploads.go
 	mux       *http.ServeMux
 	metrics   *metrics
+	draining  atomic.Bool // health.go: set by Drain, read by /readyz
 }
 
 // New builds a Server from cfg.
@@ -96,10 +97,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.cfg.AdminToken = ""
 
-	s.tusStore = filestore.New(cfg.UploadDir)
+	tusStore, locker, err := newTusBackend(cfg) // uploads.go
+	if err != nil {
+		return nil, fmt.Errorf("server: uploads: %w", err)
+	}
+	s.tusStore = tusStore
 	composer := tusd.NewStoreComposer()
 	s.tusStore.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	composer.UseLocker(locker)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:                   "/v1/uploads/",
 		StoreComposer:              composer,
@@ -121,7 +126,8 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
-	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /healthz", s.livez) // health.go: liveness
+	m.HandleFunc("GET /readyz", s.readyz) // health.go: readiness (database, objects, migrations, draining)
 	m.HandleFunc("GET /metrics", s.metrics.serve)
 	m.HandleFunc("POST /v1/enrol", s.enrol)
 	m.HandleFunc("GET /v1/escrow", s.device(s.escrow))
@@ -324,19 +330,6 @@ func randomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// ---- health -------------------------------------------------------------------
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		s.log.Error("health check: database unreachable", "err", err.Error())
-		problem(w, http.StatusServiceUnavailable, "unhealthy", "Database unreachable", "assentd cannot reach its database; check the database server and the DSN.")
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // Objects returns the object storage (for tools and tests).

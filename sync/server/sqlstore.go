@@ -21,6 +21,7 @@ type sqlStore struct {
 	postgres bool
 }
 
+// schema is migration 1 (see migrate.go); later changes are new migrations there.
 var schema = []string{
 	`CREATE TABLE IF NOT EXISTS enrolment_codes (code_hash TEXT PRIMARY KEY, expires BIGINT NOT NULL, used BIGINT NOT NULL DEFAULT 0)`,
 	`CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, name TEXT NOT NULL, signing_key TEXT NOT NULL, age_recipient TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, enrolled BIGINT NOT NULL)`,
@@ -66,11 +67,9 @@ func initSQL(db *sql.DB, pg bool) (Store, error) {
 		return nil, fmt.Errorf("connect to the database: %w (check the DSN and that the server runs)", err)
 	}
 	s := &sqlStore{db: db, postgres: pg}
-	for _, q := range schema {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("create schema: %w", err)
-		}
+	if err := migrate(ctx, db, pg, 0); err != nil { // migrate.go: versioned, once, under a lock
+		db.Close()
+		return nil, fmt.Errorf("update the database schema: %w", err)
 	}
 	return s, nil
 }

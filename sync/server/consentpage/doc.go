@@ -26,8 +26,8 @@
 //   - let a page change anything but its own slot's answer, or show a notice
 //     whose text does not match the SHA-256 the device sent;
 //   - keep a token in plaintext, log a token, a name or an address, or keep a
-//     link's answers after it expired (links live in memory; see
-//     docs/remote-consent.md);
+//     link's answers after it expired (links live in assentd's database,
+//     shared by all replicas: SQLLinks; see docs/remote-consent.md);
 //   - load or send anything from or to a third party.
 //
 // Mount it with Handler.Register on assentd's mux; docs/remote-consent.md

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,7 +39,15 @@ type Config struct {
 	ClientIP func(r *http.Request) string
 	PerIP    Rate // default 60 burst, 30/min
 	PerToken Rate // answers per token: default 6 burst, 6/min
-	MaxLinks int  // links held at once; default 10000
+	MaxLinks int  // open links on the server (all replicas); default 10000
+	// DeviceLinks is how many open links one device may hold; default 10.
+	DeviceLinks int
+	// DeviceBytes is how many bytes of stored links one device may hold
+	// open; default 16 MiB (a link request is at most MaxRequest).
+	DeviceBytes int64
+	// Links keeps the links; default NewMemoryLinks (one process, lost on
+	// restart). assentd passes NewSQLLinks on its database.
+	Links LinkStore
 	// Grace is how long an ended link is kept so pages say "ended" and the
 	// device can read the last answers; default 10 min.
 	Grace  time.Duration
@@ -51,12 +60,29 @@ type Config struct {
 // Handler serves the device API and the participant pages.
 type Handler struct {
 	cfg      Config
-	st       *store
+	links    LinkStore
 	ipLim    *limiter
 	tokLim   *limiter
 	log      *slog.Logger
 	now      func() time.Time
 	patterns map[string]http.HandlerFunc
+	closing  chan struct{} // closed by Shutdown
+	once     sync.Once
+}
+
+// Shutdown ends every event stream of this replica (graceful shutdown):
+// devices reconnect with Last-Event-ID, through the load balancer, to a
+// replica that stays. Call it before http.Server.Shutdown, which waits for
+// requests in flight. New streams opened afterwards end at once.
+func (h *Handler) Shutdown() { h.once.Do(func() { close(h.closing) }) }
+
+func (h *Handler) isClosing() bool {
+	select {
+	case <-h.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // New returns a Handler for cfg.
@@ -89,6 +115,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxLinks <= 0 {
 		cfg.MaxLinks = 10000
 	}
+	if cfg.DeviceLinks <= 0 {
+		cfg.DeviceLinks = 10
+	}
+	if cfg.DeviceBytes <= 0 {
+		cfg.DeviceBytes = 16 << 20
+	}
+	if cfg.Links == nil {
+		cfg.Links = NewMemoryLinks()
+	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 10 * time.Minute
 	}
@@ -101,7 +136,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
-	h := &Handler{cfg: cfg, st: newStore(cfg.MaxLinks), ipLim: newLimiter(cfg.PerIP), tokLim: newLimiter(cfg.PerToken),
+	h := &Handler{cfg: cfg, links: cfg.Links, closing: make(chan struct{}), ipLim: newLimiter(cfg.PerIP), tokLim: newLimiter(cfg.PerToken),
 		log: cfg.Logger, now: cfg.Now}
 	h.patterns = map[string]http.HandlerFunc{
 		"POST /v1/consent-links":            h.device(h.create),
@@ -133,8 +168,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.ServeHTTP(w, r)
 }
 
-// Run forgets ended links every minute until ctx is done.
+// Run forgets ended links every minute and, on PostgreSQL, receives the
+// other replicas' link changes (LISTEN/NOTIFY), until ctx is done.
 func (h *Handler) Run(ctx context.Context) {
+	if l, ok := h.links.(interface{ Listen(context.Context) }); ok {
+		go l.Listen(ctx)
+	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -142,8 +181,16 @@ func (h *Handler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			h.st.sweep(h.now(), h.cfg.Grace)
+			h.sweep(ctx)
 		}
+	}
+}
+
+// sweep forgets links that ended more than Grace ago (answers and names with
+// them). Every replica may run it: deleting twice is harmless.
+func (h *Handler) sweep(ctx context.Context) {
+	if _, err := h.links.Sweep(ctx, h.now().Add(-h.cfg.Grace)); err != nil && ctx.Err() == nil {
+		h.log.Error("forgetting ended consent links failed; will retry", "err", err.Error())
 	}
 }
 
@@ -207,27 +254,37 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, device string) 
 		return
 	}
 	now := h.now()
-	h.st.sweep(now, h.cfg.Grace)
-	l, tokens, call, err := h.st.create(device, req, now, ttl)
-	if err != nil {
+	h.sweep(r.Context())
+	l, tokens, call, index := newLink(device, req, now, ttl)
+	err = h.links.Insert(r.Context(), l, index, Limits{Server: h.cfg.MaxLinks, Device: h.cfg.DeviceLinks, DeviceBytes: h.cfg.DeviceBytes}, now)
+	switch {
+	case errors.Is(err, ErrDeviceLinks):
 		w.Header().Set("Retry-After", "60")
-		problem(w, http.StatusServiceUnavailable, "too-many-links", "Too many open consent links", err.Error()+"; close links of ended calls, or retry in a minute.")
+		problem(w, http.StatusTooManyRequests, "device-link-quota", "Too many open consent links for this device",
+			fmt.Sprintf("This device already holds its limit of open consent links (%d links or %d MiB). Close the links of calls that ended (DELETE /v1/consent-links/{id}), or wait until they expire.", h.cfg.DeviceLinks, h.cfg.DeviceBytes>>20))
+		return
+	case errors.Is(err, ErrServerLinks):
+		w.Header().Set("Retry-After", "60")
+		problem(w, http.StatusServiceUnavailable, "too-many-links", "Too many open consent links", fmt.Sprintf("The server holds %d open consent links, its limit; close links of ended calls, or retry in a minute.", h.cfg.MaxLinks))
+		return
+	case err != nil:
+		h.internalError(w, "storing the consent link", err)
 		return
 	}
 	base := h.publicBase(r)
-	resp := LinkResponse{ID: l.id, ExpiresAt: l.expires.UTC(), EventsURL: base + "/v1/consent-links/" + l.id + "/events"}
+	resp := LinkResponse{ID: l.ID, ExpiresAt: l.Expires.UTC(), EventsURL: base + "/v1/consent-links/" + l.ID + "/events"}
 	if call != "" {
 		resp.CallURL = base + "/c/" + call
 	}
-	for _, s := range l.slots {
-		if !s.open {
-			resp.Slots = append(resp.Slots, SlotLink{Slot: s.id, Ref: s.ref, URL: base + "/c/" + tokens[s.id]})
+	for _, s := range l.Slots {
+		if !s.Open {
+			resp.Slots = append(resp.Slots, SlotLink{Slot: s.ID, Ref: s.Ref, URL: base + "/c/" + tokens[s.ID]})
 		}
 	}
 	if resp.Slots == nil {
 		resp.Slots = []SlotLink{}
 	}
-	h.log.Info("consent link created", "link", l.id, "slots", len(l.slots), "ttl_s", int(ttl.Seconds()))
+	h.log.Info("consent link created", "link", l.ID, "slots", len(l.Slots), "ttl_s", int(ttl.Seconds()))
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusCreated)
@@ -237,10 +294,12 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, device string) 
 // own returns the device's link, or writes 404 (a link of another device
 // is reported as not found, so ids cannot be probed).
 func (h *Handler) own(w http.ResponseWriter, r *http.Request, device string) (*link, bool) {
-	h.st.mu.Lock()
-	l := h.st.links[r.PathValue("id")]
-	h.st.mu.Unlock()
-	if l == nil || l.device != device {
+	l, err := h.links.Get(r.Context(), r.PathValue("id"))
+	if err != nil && !errors.Is(err, ErrNoLink) {
+		h.internalError(w, "reading the consent link", err)
+		return nil, false
+	}
+	if l == nil || l.Device != device {
 		problem(w, http.StatusNotFound, "no-such-link", "No such consent link", "This device has no consent link with that id; it may have ended more than a few minutes ago. Create a new one for the call.")
 		return nil, false
 	}
@@ -252,13 +311,17 @@ func (h *Handler) close(w http.ResponseWriter, r *http.Request, device string) {
 	if !ok {
 		return
 	}
-	h.st.mu.Lock()
-	if !l.closed {
-		l.closed, l.closedAt = true, h.now()
-		l.notify()
+	err := h.links.Update(r.Context(), l.ID, func(l *link) (map[string]string, error) {
+		if !l.Closed {
+			l.Closed, l.ClosedAt = true, h.now()
+		}
+		return nil, nil
+	})
+	if err != nil && !errors.Is(err, ErrNoLink) {
+		h.internalError(w, "closing the consent link", err)
+		return
 	}
-	h.st.mu.Unlock()
-	h.log.Info("consent link closed", "link", l.id)
+	h.log.Info("consent link closed", "link", l.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -298,17 +361,26 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, device string) 
 	buf.WriteString("retry: 1000\n\n")
 	hb := time.NewTicker(h.cfg.Heartbeat)
 	defer hb.Stop()
+	id := l.ID
 	for {
-		h.st.mu.Lock()
+		// Watch before reading, so a change between the two is not missed.
+		changed, stop := h.links.Watch(id)
+		l, err := h.links.Get(r.Context(), id)
+		if errors.Is(err, ErrNoLink) {
+			l = &link{Closed: true} // forgotten after its grace period
+		} else if err != nil {
+			stop()
+			h.log.Error("reading a consent link for its event stream; the device will reconnect", "err", err.Error())
+			return
+		}
 		var batch []Answer
-		for _, a := range l.answers {
+		for _, a := range l.Answers {
 			if a.Seq > after {
 				batch = append(batch, a)
 			}
 		}
 		now := h.now()
-		ended, closed, changed, expires := l.ended(now), l.closed, l.changed, l.expires
-		h.st.mu.Unlock()
+		ended, closed, expires := l.ended(now), l.Closed, l.Expires
 		for _, a := range batch {
 			b, _ := json.Marshal(a)
 			fmt.Fprintf(&buf, "id: %d\nevent: answer\ndata: %s\n\n", a.Seq, b)
@@ -324,27 +396,35 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, device string) 
 		if buf.Len() > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
 			if _, err := w.Write(buf.Bytes()); err != nil {
+				stop()
 				return
 			}
 			buf.Reset()
 			if err := rc.Flush(); err != nil {
+				stop()
 				return
 			}
 		}
 		if ended {
+			stop()
 			return
 		}
 		timer := time.NewTimer(max(expires.Sub(now), time.Millisecond))
 		select {
 		case <-r.Context().Done():
-			timer.Stop()
-			return
+		case <-h.closing:
+			// Graceful shutdown: end the stream so the device reconnects
+			// (with Last-Event-ID) to another replica.
 		case <-changed:
 		case <-timer.C:
 		case <-hb.C:
 			buf.WriteString(": keep-alive\n\n")
 		}
 		timer.Stop()
+		stop()
+		if r.Context().Err() != nil || h.isClosing() {
+			return
+		}
 	}
 }
 
@@ -377,7 +457,7 @@ type view struct {
 	found    bool
 	ended    bool
 	closed   bool
-	l        *link
+	l        *link // a copy read from the LinkStore
 	sl       *slot // nil: the call URL
 	decision string
 	name     string
@@ -386,25 +466,36 @@ type view struct {
 	msg      string // a status message that replaces the page (e.g. rate limited)
 }
 
-func (h *Handler) look(token string) view {
-	h.st.mu.Lock()
-	defer h.st.mu.Unlock()
-	t, ok := h.st.lookup(token)
-	if !ok {
-		return view{}
+func (h *Handler) look(ctx context.Context, token string) (view, error) {
+	id, slotID, err := h.links.Token(ctx, hashToken(token))
+	if errors.Is(err, ErrNoLink) {
+		return view{}, nil
 	}
-	v := view{found: true, l: t.link, sl: t.slot, ended: t.link.ended(h.now()), closed: t.link.closed}
-	if t.slot != nil {
-		v.decision, v.name, v.slotLang = t.slot.decision, t.slot.name, t.slot.lang
+	if err != nil {
+		return view{}, err
+	}
+	l, err := h.links.Get(ctx, id)
+	if errors.Is(err, ErrNoLink) {
+		return view{}, nil
+	}
+	if err != nil {
+		return view{}, err
+	}
+	v := view{found: true, l: l, ended: l.ended(h.now()), closed: l.Closed}
+	if slotID != "" {
+		if v.sl = l.slot(slotID); v.sl == nil {
+			return view{}, nil
+		}
+		v.decision, v.name, v.slotLang = v.sl.Decision, v.sl.Name, v.sl.Lang
 	} else {
 		v.full = true
-		for _, s := range t.link.slots {
-			if s.open && !s.claimed {
+		for _, s := range l.Slots {
+			if s.Open && !s.Claimed {
 				v.full = false
 			}
 		}
 	}
-	return v
+	return v, nil
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v view, lang string, f *Form, errMsg string) {
@@ -413,22 +504,22 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v v
 	d := pageData{Lang: lang, Nonce: n, W: func(k string) string { return word(lang, k) }, Error: errMsg}
 	d.Title = d.W("title")
 	if v.l != nil {
-		d.Controller = v.l.controller
-		for _, l := range v.l.langs {
+		d.Controller = v.l.Controller
+		for _, l := range v.l.Langs {
 			name := langNames[base(l)]
 			if name == "" {
 				name = l
 			}
 			d.Langs = append(d.Langs, langLink{Code: l, Name: name, Current: l == lang})
 		}
-		t := v.l.texts[lang]
+		t := v.l.Texts[lang]
 		d.NoticeTitle, d.Notice = renderNotice(t.Text)
 		if d.NoticeTitle == "" {
 			d.NoticeTitle = d.Title
 		}
 		d.NoticeSHA = t.SHA256
-		d.NoticeRef = v.l.notice.ID + " v" + v.l.notice.Version + " · " + t.SHA256[:12]
-		d.AgeText = fmt.Sprintf(d.W("age"), v.l.minAge)
+		d.NoticeRef = v.l.Notice.ID + " v" + v.l.Notice.Version + " · " + t.SHA256[:12]
+		d.AgeText = fmt.Sprintf(d.W("age"), v.l.MinAge)
 		d.Action = r.URL.Path
 	}
 	switch {
@@ -468,7 +559,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, v v
 }
 
 func (h *Handler) limited(w http.ResponseWriter, r *http.Request, lim *limiter, key string) bool {
-	ok, wait := lim.allow(key, h.now())
+	ok, wait := h.take(r.Context(), lim, key)
 	if ok {
 		return false
 	}
@@ -495,10 +586,14 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	if h.limited(w, r, h.ipLim, "ip:"+h.cfg.ClientIP(r)) {
 		return
 	}
-	v := h.look(r.PathValue("token"))
+	v, err := h.look(r.Context(), r.PathValue("token"))
+	if err != nil {
+		h.pageError(w, r, err)
+		return
+	}
 	lang := "en"
 	if v.found {
-		lang = pickLang(v.l.langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), v.slotLang)
+		lang = pickLang(v.l.Langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), v.slotLang)
 	} else {
 		lang = pickLang([]string{"en", "nl", "de", "fr"}, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), "")
 	}
@@ -530,10 +625,14 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	formErr := r.ParseForm()
-	v := h.look(token)
+	v, err := h.look(r.Context(), token)
+	if err != nil {
+		h.pageError(w, r, err)
+		return
+	}
 	lang := "en"
 	if v.found {
-		lang = pickLang(v.l.langs, r.PostForm.Get("lang"), r.Header.Get("Accept-Language"), v.slotLang)
+		lang = pickLang(v.l.Langs, r.PostForm.Get("lang"), r.Header.Get("Accept-Language"), v.slotLang)
 	}
 	if !v.found || v.ended {
 		h.render(w, r, statusOf(v), v, lang, nil, "")
@@ -552,70 +651,142 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, http.StatusBadRequest, v, lang, nil, word(lang, "bad")+strings.TrimPrefix(err.Error(), ErrBadRequest.Error()+": "))
 		return
 	}
-	status, msg, redirect := h.apply(v, token, f)
+	status, msg, redirect, err := h.apply(r.Context(), v, token, f)
+	if err != nil {
+		h.pageError(w, r, err)
+		return
+	}
 	if redirect != "" {
 		http.Redirect(w, r, redirect+"?lang="+url.QueryEscape(f.Lang), http.StatusSeeOther)
 		return
 	}
-	v = h.look(token)
+	if v, err = h.look(r.Context(), token); err != nil {
+		h.pageError(w, r, err)
+		return
+	}
 	h.render(w, r, status, v, lang, &f, msg)
 }
 
-// apply records one answer. It returns either where to redirect (success)
-// or the status and message of the re-rendered page.
-func (h *Handler) apply(v view, token string, f Form) (int, string, string) {
-	h.st.mu.Lock()
-	defer h.st.mu.Unlock()
-	l := v.l
-	now := h.now()
-	if l.ended(now) {
-		return http.StatusGone, "", ""
+// apply records one answer, atomically on the stored link (every replica
+// sees the same slots). It returns either where to redirect (success) or
+// the status and message of the re-rendered page.
+func (h *Handler) apply(ctx context.Context, v view, token string, f Form) (status int, msg, redirect string, err error) {
+	var slotID, newTok string
+	if v.sl != nil {
+		slotID = v.sl.ID
 	}
-	t, ok := l.texts[f.Lang]
-	if !ok || (f.Decision != Withdrawn && t.SHA256 != f.SHA256) {
-		return http.StatusConflict, word(f.Lang, "stale"), ""
-	}
-	if f.Decision == Given && !f.AgeConfirmed {
-		return http.StatusUnprocessableEntity, word(f.Lang, "needAge"), ""
-	}
-	sl := v.sl
-	var newToken string
-	if sl == nil {
-		// The call URL: a visitor claims an open slot with their name.
-		if f.Decision == Withdrawn {
-			return http.StatusConflict, word(f.Lang, "answered"), ""
+	err = h.links.Update(ctx, v.l.ID, func(l *link) (map[string]string, error) {
+		now := h.now()
+		if l.ended(now) {
+			status = http.StatusGone
+			return nil, errNoChange
 		}
-		if f.Name == "" {
-			return http.StatusUnprocessableEntity, word(f.Lang, "needName"), ""
+		t, ok := l.Texts[f.Lang]
+		if !ok || (f.Decision != Withdrawn && t.SHA256 != f.SHA256) {
+			status, msg = http.StatusConflict, word(f.Lang, "stale")
+			return nil, errNoChange
 		}
-		var claimed bool
-		sl, newToken, claimed = h.st.claim(l, f.Name)
-		if !claimed {
-			return http.StatusConflict, word(f.Lang, "full"), ""
+		if f.Decision == Given && !f.AgeConfirmed {
+			status, msg = http.StatusUnprocessableEntity, word(f.Lang, "needAge")
+			return nil, errNoChange
 		}
-	} else {
-		switch {
-		case f.Decision == Withdrawn && sl.decision != Given:
-			return http.StatusConflict, word(f.Lang, "answered"), ""
-		case f.Decision != Withdrawn && sl.decision != "":
-			return http.StatusConflict, word(f.Lang, "answered"), ""
+		var sl *slot
+		var index map[string]string
+		if slotID == "" {
+			// The call URL: a visitor claims an open slot with their name.
+			if f.Decision == Withdrawn {
+				status, msg = http.StatusConflict, word(f.Lang, "answered")
+				return nil, errNoChange
+			}
+			if f.Name == "" {
+				status, msg = http.StatusUnprocessableEntity, word(f.Lang, "needName")
+				return nil, errNoChange
+			}
+			for _, s := range l.Slots {
+				if s.Open && !s.Claimed {
+					sl = s
+					break
+				}
+			}
+			if sl == nil {
+				status, msg = http.StatusConflict, word(f.Lang, "full")
+				return nil, errNoChange
+			}
+			var hash string
+			newTok, hash = newToken()
+			sl.Claimed, sl.TokenHash, sl.Name = true, hash, f.Name
+			index = map[string]string{hash: sl.ID}
+		} else {
+			if sl = l.slot(slotID); sl == nil {
+				status = http.StatusNotFound
+				return nil, errNoChange
+			}
+			switch {
+			case f.Decision == Withdrawn && sl.Decision != Given,
+				f.Decision != Withdrawn && sl.Decision != "":
+				status, msg = http.StatusConflict, word(f.Lang, "answered")
+				return nil, errNoChange
+			}
 		}
+		sl.Decision = f.Decision
+		a := Answer{Seq: int64(len(l.Answers) + 1), Slot: sl.ID, Ref: sl.Ref, Decision: f.Decision,
+			AgeConfirmed: f.AgeConfirmed && f.Decision == Given,
+			Notice:       NoticeRef{ID: l.Notice.ID, Version: l.Notice.Version, Lang: f.Lang, SHA256: t.SHA256},
+			Time:         now.UTC(), Evidence: sl.TokenHash}
+		if sl.Open {
+			a.Name = sl.Name
+		}
+		l.Answers = append(l.Answers, a)
+		h.log.Info("consent answer", "link", l.ID, "slot", sl.ID, "decision", f.Decision)
+		return index, nil
+	})
+	switch {
+	case errors.Is(err, errNoChange):
+		return status, msg, "", nil
+	case errors.Is(err, ErrNoLink):
+		return http.StatusNotFound, "", "", nil
+	case err != nil:
+		return 0, "", "", err
 	}
-	sl.decision = f.Decision
-	a := Answer{Seq: int64(len(l.answers) + 1), Slot: sl.id, Ref: sl.ref, Decision: f.Decision,
-		AgeConfirmed: f.AgeConfirmed && f.Decision == Given,
-		Notice:       NoticeRef{ID: l.notice.ID, Version: l.notice.Version, Lang: f.Lang, SHA256: t.SHA256},
-		Time:         now.UTC(), Evidence: sl.tokenHash}
-	if sl.open {
-		a.Name = sl.name
+	if newTok != "" {
+		return http.StatusSeeOther, "", "/c/" + newTok, nil
 	}
-	l.answers = append(l.answers, a)
-	l.notify()
-	h.log.Info("consent answer", "link", l.id, "slot", sl.id, "decision", f.Decision)
-	if newToken != "" {
-		return http.StatusSeeOther, "", "/c/" + newToken
+	return http.StatusSeeOther, "", "/c/" + token, nil
+}
+
+// sharedRate is a LinkStore whose rate-limit buckets every replica shares.
+type sharedRate interface {
+	Take(ctx context.Context, key string, r Rate, now time.Time) (bool, time.Duration, error)
+}
+
+// take asks the shared buckets (SQLLinks: limits hold across replicas), or
+// this process's when the store has none or does not answer.
+func (h *Handler) take(ctx context.Context, lim *limiter, key string) (bool, time.Duration) {
+	if sr, ok := h.links.(sharedRate); ok {
+		ok, wait, err := sr.Take(ctx, hashToken(key), lim.rate, h.now())
+		if err == nil {
+			return ok, wait
+		}
+		h.log.Error("shared rate limit unavailable; using this replica's", "err", err.Error())
 	}
-	return http.StatusSeeOther, "", "/c/" + token
+	return lim.allow(key, h.now())
+}
+
+// errNoChange aborts a LinkStore update that found nothing to apply.
+var errNoChange = errors.New("consentpage: no change")
+
+// internalError answers a device request whose storage step failed.
+func (h *Handler) internalError(w http.ResponseWriter, what string, err error) {
+	h.log.Error(what+" failed", "err", err.Error())
+	problem(w, http.StatusInternalServerError, "internal", "Internal error", what+" failed on the server; nothing was changed. Retry in a moment; if it persists, the administrator should check the server log.")
+}
+
+// pageError answers a participant whose page could not be read or saved.
+func (h *Handler) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("consent page: storage failed", "err", err.Error())
+	w.Header().Set("Retry-After", "5")
+	lang := pickLang([]string{"en", "nl", "de", "fr"}, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"), "")
+	h.render(w, r, http.StatusServiceUnavailable, view{msg: "unavailable"}, lang, nil, "")
 }
 
 // BearerAuth authenticates devices by their bearer token: lookup gets the

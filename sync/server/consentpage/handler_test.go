@@ -32,15 +32,23 @@ func TestCreateLinkGivesPersonalAndCallURLs(t *testing.T) {
 		t.Fatalf("expiry in %v, want the default %v", got, DefaultExpiry)
 	}
 	// Tokens are kept only as hashes.
-	e.h.st.mu.Lock()
-	for h := range e.h.st.byToken {
+	m := e.h.links.(*memLinks)
+	m.mu.Lock()
+	for h := range m.index {
 		for u := range seen {
 			if strings.Contains(u, h) || len(h) != 64 {
 				t.Errorf("token store key %q is not a SHA-256 of the token", h)
 			}
 		}
 	}
-	e.h.st.mu.Unlock()
+	for _, b := range m.links {
+		for u := range seen {
+			if strings.Contains(string(b), strings.TrimPrefix(path(t, u), "/c/")) {
+				t.Errorf("the stored link holds a plaintext token")
+			}
+		}
+	}
+	m.mu.Unlock()
 }
 
 func TestNoticeHashMismatchRefused(t *testing.T) {
@@ -269,11 +277,11 @@ func TestExpiry(t *testing.T) {
 	}
 	// After the grace period the link and its tokens are forgotten.
 	e.clk.add(11 * time.Minute)
-	if n := e.h.st.sweep(e.clk.now(), e.h.cfg.Grace); n != 1 {
-		t.Fatalf("swept %d links", n)
+	if n, err := e.h.links.Sweep(t.Context(), e.clk.now().Add(-e.h.cfg.Grace)); n != 1 || err != nil {
+		t.Fatalf("swept %d links: %v", n, err)
 	}
 	wantStatus(t, e.do("GET", p, "", nil), http.StatusNotFound)
-	if len(e.h.st.byToken) != 0 {
+	if m := e.h.links.(*memLinks); len(m.index) != 0 || len(m.meta) != 0 {
 		t.Fatal("tokens outlived their link")
 	}
 }

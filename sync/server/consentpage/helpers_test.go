@@ -1,6 +1,7 @@
 package consentpage
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -155,13 +156,11 @@ func (e *env) post(p string, fields url.Values, hdr ...string) *http.Response {
 }
 
 func (e *env) answers(id string) []Answer {
-	e.h.st.mu.Lock()
-	defer e.h.st.mu.Unlock()
-	l := e.h.st.links[id]
-	if l == nil {
+	l, err := e.h.links.Get(context.Background(), id)
+	if err != nil {
 		return nil
 	}
-	return append([]Answer(nil), l.answers...)
+	return l.Answers
 }
 
 func wantStatus(t *testing.T, resp *http.Response, want int) string {

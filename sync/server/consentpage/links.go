@@ -1,13 +1,18 @@
 package consentpage
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // newToken returns a 256-bit random URL token and its hex SHA-256 (the
@@ -28,155 +33,327 @@ func hashToken(t string) string {
 
 // slot is one participant place of a link.
 type slot struct {
-	id        string
-	ref       string // device's participant id (named slots)
-	name      string // named slots: from the device; open slots: once the visitor gave it
-	lang      string
-	open      bool
-	claimed   bool   // open slots: a visitor took it
-	tokenHash string // "" for an unclaimed open slot
-	decision  string // "", given, refused, withdrawn
+	ID        string `json:"id"`
+	Ref       string `json:"ref,omitempty"`  // device's participant id (named slots)
+	Name      string `json:"name,omitempty"` // named slots: from the device; open slots: once the visitor gave it
+	Lang      string `json:"lang,omitempty"`
+	Open      bool   `json:"open,omitempty"`
+	Claimed   bool   `json:"claimed,omitempty"`   // open slots: a visitor took it
+	TokenHash string `json:"tokenHash,omitempty"` // "" for an unclaimed open slot
+	Decision  string `json:"decision,omitempty"`  // "", given, refused, withdrawn
 }
 
-// link is one call's consent link. Guarded by store.mu.
+// link is one call's consent link: the whole state of the link, stored as
+// one JSON document (LinkStore), so every replica sees the same link.
 type link struct {
-	id         string
-	device     string
-	recording  string
-	controller string
-	notice     Notice
-	texts      map[string]NoticeText
-	langs      []string
-	minAge     int
-	created    time.Time
-	expires    time.Time
-	closed     bool
-	closedAt   time.Time
-	callHash   string // token of the call URL (open slots), "" if none
-	slots      []*slot
-	answers    []Answer
-	changed    chan struct{} // closed and replaced whenever answers or state change
+	ID         string                `json:"id"`
+	Device     string                `json:"device"`
+	Recording  string                `json:"recording"`
+	Controller string                `json:"controller,omitempty"`
+	Notice     Notice                `json:"notice"`
+	Texts      map[string]NoticeText `json:"-"` // from Notice.Texts
+	Langs      []string              `json:"-"`
+	MinAge     int                   `json:"minAge"`
+	Created    time.Time             `json:"created"`
+	Expires    time.Time             `json:"expires"`
+	Closed     bool                  `json:"closed,omitempty"`
+	ClosedAt   time.Time             `json:"closedAt,omitzero"`
+	CallHash   string                `json:"callHash,omitempty"` // token of the call URL (open slots), "" if none
+	Slots      []*slot               `json:"slots"`
+	Answers    []Answer              `json:"answers"`
 }
 
-func (l *link) ended(now time.Time) bool { return l.closed || !now.Before(l.expires) }
+func (l *link) ended(now time.Time) bool { return l.Closed || !now.Before(l.Expires) }
 
-func (l *link) notify() {
-	close(l.changed)
-	l.changed = make(chan struct{})
-}
-
-// store keeps the links in memory.
-type store struct {
-	mu       sync.Mutex
-	links    map[string]*link   // by id
-	byToken  map[string]tokenOf // by token hash
-	maxLinks int
-}
-
-type tokenOf struct {
-	link *link
-	slot *slot // nil for the call URL
-}
-
-func newStore(maxLinks int) *store {
-	return &store{links: map[string]*link{}, byToken: map[string]tokenOf{}, maxLinks: maxLinks}
-}
-
-// create adds a link for req and returns it with the plain tokens (slot id →
-// token, and the call token).
-func (s *store) create(device string, req LinkRequest, now time.Time, ttl time.Duration) (*link, map[string]string, string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.links) >= s.maxLinks {
-		return nil, nil, "", fmt.Errorf("the server holds %d open consent links, its limit", len(s.links))
+// end is when the link stopped taking answers (closing or expiry).
+func (l *link) end() time.Time {
+	if l.Closed && l.ClosedAt.Before(l.Expires) {
+		return l.ClosedAt
 	}
+	return l.Expires
+}
+
+func (l *link) index() {
+	l.Texts = map[string]NoticeText{}
+	l.Langs = nil
+	for _, t := range l.Notice.Texts {
+		l.Texts[t.Lang] = t
+		l.Langs = append(l.Langs, t.Lang)
+	}
+}
+
+func (l *link) slot(id string) *slot {
+	for _, s := range l.Slots {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func encodeLink(l *link) ([]byte, error) { return json.Marshal(l) }
+
+func decodeLink(b []byte) (*link, error) {
+	l := &link{}
+	if err := json.Unmarshal(b, l); err != nil {
+		return nil, fmt.Errorf("stored consent link is damaged: %w", err)
+	}
+	l.index()
+	return l, nil
+}
+
+// newLink builds the link of req with fresh tokens. It returns the link,
+// the plain tokens by slot id, the plain call token ("" if none) and the
+// token index (hash → slot id, "" for the call URL).
+func newLink(device string, req LinkRequest, now time.Time, ttl time.Duration) (*link, map[string]string, string, map[string]string) {
 	id, _ := newToken()
-	l := &link{id: id[:22], device: device, recording: req.RecordingID, controller: req.Controller, notice: req.Notice,
-		texts: map[string]NoticeText{}, minAge: req.MinAge, created: now, expires: now.Add(ttl), changed: make(chan struct{})}
-	for _, t := range req.Notice.Texts {
-		l.texts[t.Lang] = t
-		l.langs = append(l.langs, t.Lang)
-	}
-	plain := map[string]string{}
+	l := &link{ID: id[:22], Device: device, Recording: req.RecordingID, Controller: req.Controller, Notice: req.Notice,
+		MinAge: req.MinAge, Created: now, Expires: now.Add(ttl), Answers: []Answer{}}
+	l.index()
+	plain, index := map[string]string{}, map[string]string{}
 	n := 0
 	for _, sl := range req.Slots {
 		n++
 		tok, h := newToken()
-		st := &slot{id: fmt.Sprintf("s%d", n), ref: sl.Ref, name: sl.Name, lang: sl.Lang, tokenHash: h}
-		l.slots = append(l.slots, st)
-		plain[st.id] = tok
-		s.byToken[h] = tokenOf{link: l, slot: st}
+		st := &slot{ID: fmt.Sprintf("s%d", n), Ref: sl.Ref, Name: sl.Name, Lang: sl.Lang, TokenHash: h}
+		l.Slots = append(l.Slots, st)
+		plain[st.ID] = tok
+		index[h] = st.ID
 	}
 	for range req.OpenSlots {
 		n++
-		l.slots = append(l.slots, &slot{id: fmt.Sprintf("s%d", n), open: true})
+		l.Slots = append(l.Slots, &slot{ID: fmt.Sprintf("s%d", n), Open: true})
 	}
 	call := ""
 	if req.OpenSlots > 0 {
 		tok, h := newToken()
-		call, l.callHash = tok, h
-		s.byToken[h] = tokenOf{link: l}
+		call, l.CallHash = tok, h
+		index[h] = ""
 	}
-	s.links[l.id] = l
-	return l, plain, call, nil
+	return l, plain, call, index
 }
 
-// lookup finds a token's link and slot (slot nil for the call URL).
-func (s *store) lookup(token string) (tokenOf, bool) {
-	t, ok := s.byToken[hashToken(token)]
-	return t, ok
+// Errors of a LinkStore.
+var (
+	ErrNoLink = errors.New("consentpage: no such consent link")
+	// ErrServerLinks: the server holds its limit of open links.
+	ErrServerLinks = errors.New("consentpage: the server holds its limit of open consent links")
+	// ErrDeviceLinks: the device holds its limit of open links.
+	ErrDeviceLinks = errors.New("consentpage: this device holds its limit of open consent links")
+)
+
+// Limits are the quotas Insert enforces, counted over open links (not
+// closed, not expired) of every replica.
+type Limits struct {
+	Server      int   // open links on the server
+	Device      int   // open links of one device
+	DeviceBytes int64 // stored bytes of one device's open links
 }
 
-// claim gives the next free open slot of l a fresh token.
-func (s *store) claim(l *link, name string) (*slot, string, bool) {
-	for _, st := range l.slots {
-		if st.open && !st.claimed {
-			tok, h := newToken()
-			st.claimed, st.tokenHash, st.name = true, h, name
-			s.byToken[h] = tokenOf{link: l, slot: st}
-			return st, tok, true
+// LinkStore keeps the consent links. The SQL store (NewSQLLinks) shares
+// them between replicas; NewMemoryLinks keeps them in one process.
+type LinkStore interface {
+	// Insert adds l and its token index (hash → slot id, "" for the call
+	// URL), unless a Limits quota is reached (ErrServerLinks, ErrDeviceLinks).
+	Insert(ctx context.Context, l *link, index map[string]string, lim Limits, now time.Time) error
+	// Get returns a copy of the link; ErrNoLink if absent.
+	Get(ctx context.Context, id string) (*link, error)
+	// Token resolves a token hash to its link id and slot id ("" for the
+	// call URL); ErrNoLink if unknown.
+	Token(ctx context.Context, hash string) (linkID, slotID string, err error)
+	// Update applies fn to the current link atomically (across replicas)
+	// and stores the result with the token index entries fn returns; fn's
+	// error aborts the update. Watchers of the link are woken.
+	Update(ctx context.Context, id string, fn func(l *link) (newIndex map[string]string, err error)) error
+	// Sweep removes links that ended before cutoff, with their tokens.
+	Sweep(ctx context.Context, cutoff time.Time) (int, error)
+	// Watch returns a channel closed at the next change of link id on any
+	// replica (or when the store may have missed one); call stop when done.
+	Watch(id string) (changed <-chan struct{}, stop func())
+}
+
+// hub wakes the watchers of links in this process.
+type hub struct {
+	mu sync.Mutex
+	w  map[string]map[chan struct{}]struct{}
+}
+
+func newHub() *hub { return &hub{w: map[string]map[chan struct{}]struct{}{}} }
+
+func (h *hub) watch(id string) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	h.mu.Lock()
+	if h.w[id] == nil {
+		h.w[id] = map[chan struct{}]struct{}{}
+	}
+	h.w[id][c] = struct{}{}
+	h.mu.Unlock()
+	return c, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.w[id][c]; ok {
+			delete(h.w[id], c)
+			close(c)
+		}
+		if len(h.w[id]) == 0 {
+			delete(h.w, id)
 		}
 	}
-	return nil, "", false
 }
 
-// sweep forgets links that ended more than grace ago (their answers and
-// names with them).
-func (s *store) sweep(now time.Time, grace time.Duration) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for id, l := range s.links {
-		end := l.expires
-		if l.closed && l.closedAt.Before(end) {
-			end = l.closedAt
-		}
-		if now.Sub(end) >= grace {
-			s.drop(id, l)
-			n++
-		}
+// wake closes the channels of id's watchers (they watch again to go on).
+func (h *hub) wake(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.w[id] {
+		close(c)
 	}
-	return n
+	delete(h.w, id)
 }
 
-func (s *store) drop(id string, l *link) {
-	if l.callHash != "" {
-		delete(s.byToken, l.callHash)
-	}
-	for _, st := range l.slots {
-		if st.tokenHash != "" {
-			delete(s.byToken, st.tokenHash)
+// wakeAll wakes every watcher (after a lost database notification channel).
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, cs := range h.w {
+		for c := range cs {
+			close(c)
 		}
+		delete(h.w, id)
 	}
-	delete(s.links, id)
-	l.notify()
 }
 
-// bucket is a token bucket for rate limiting.
-type bucket struct {
-	tokens float64
-	last   time.Time
+// memLinks keeps links in this process's memory (a single assentd without
+// a database, and tools); it stores the same JSON documents as the SQL store.
+type memLinks struct {
+	mu    sync.Mutex
+	links map[string][]byte
+	meta  map[string]linkMeta
+	index map[string][2]string // token hash → link id, slot id
+	hub   *hub
 }
+
+// linkMeta is what the quotas and the sweep read (the columns of the SQL store).
+type linkMeta struct {
+	device string
+	end    time.Time
+	size   int64
+}
+
+func metaOf(l *link, b []byte) linkMeta {
+	return linkMeta{device: l.Device, end: l.end(), size: int64(len(b))}
+}
+
+// NewMemoryLinks keeps links in this process only: lost on restart and not
+// shared with other replicas. assentd uses NewSQLLinks.
+func NewMemoryLinks() LinkStore {
+	return &memLinks{links: map[string][]byte{}, meta: map[string]linkMeta{}, index: map[string][2]string{}, hub: newHub()}
+}
+
+func (m *memLinks) Insert(ctx context.Context, l *link, index map[string]string, lim Limits, now time.Time) error {
+	b, err := encodeLink(l)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	open, dev := 0, 0
+	var devBytes int64
+	for _, o := range m.meta {
+		if !now.Before(o.end) {
+			continue
+		}
+		open++
+		if o.device == l.Device {
+			dev++
+			devBytes += o.size
+		}
+	}
+	switch {
+	case lim.Server > 0 && open >= lim.Server:
+		return ErrServerLinks
+	case lim.Device > 0 && dev >= lim.Device, lim.DeviceBytes > 0 && devBytes+int64(len(b)) > lim.DeviceBytes:
+		return ErrDeviceLinks
+	}
+	m.links[l.ID] = b
+	m.meta[l.ID] = metaOf(l, b)
+	for h, s := range index {
+		m.index[h] = [2]string{l.ID, s}
+	}
+	return nil
+}
+
+func (m *memLinks) Get(ctx context.Context, id string) (*link, error) {
+	m.mu.Lock()
+	b, ok := m.links[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, ErrNoLink
+	}
+	return decodeLink(b)
+}
+
+func (m *memLinks) Token(ctx context.Context, hash string) (string, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.index[hash]
+	if !ok {
+		return "", "", ErrNoLink
+	}
+	return t[0], t[1], nil
+}
+
+func (m *memLinks) Update(ctx context.Context, id string, fn func(*link) (map[string]string, error)) error {
+	m.mu.Lock()
+	b, ok := m.links[id]
+	if !ok {
+		m.mu.Unlock()
+		return ErrNoLink
+	}
+	l, err := decodeLink(b)
+	if err == nil {
+		var idx map[string]string
+		if idx, err = fn(l); err == nil {
+			if b, err = encodeLink(l); err == nil {
+				m.links[id] = b
+				m.meta[id] = metaOf(l, b)
+				for h, s := range idx {
+					m.index[h] = [2]string{id, s}
+				}
+			}
+		}
+	}
+	m.mu.Unlock()
+	if err == nil {
+		m.hub.wake(id)
+	}
+	return err
+}
+
+func (m *memLinks) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+	m.mu.Lock()
+	var gone []string
+	for id, o := range m.meta {
+		if o.end.After(cutoff) {
+			continue
+		}
+		delete(m.links, id)
+		delete(m.meta, id)
+		gone = append(gone, id)
+	}
+	for h, t := range m.index {
+		if _, ok := m.links[t[0]]; !ok {
+			delete(m.index, h)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		m.hub.wake(id)
+	}
+	return len(gone), nil
+}
+
+func (m *memLinks) Watch(id string) (<-chan struct{}, func()) { return m.hub.watch(id) }
 
 // Rate is a rate limit: Burst requests at once, refilled at PerMinute.
 type Rate struct {
@@ -184,14 +361,15 @@ type Rate struct {
 	PerMinute float64
 }
 
-// limiter rate-limits by key (client address or token hash).
+// limiter rate-limits by key (client address or token hash), one
+// golang.org/x/time/rate limiter per key.
 type limiter struct {
 	mu   sync.Mutex
 	rate Rate
-	m    map[string]*bucket
+	m    map[string]*rate.Limiter
 }
 
-func newLimiter(r Rate) *limiter { return &limiter{rate: r, m: map[string]*bucket{}} }
+func newLimiter(r Rate) *limiter { return &limiter{rate: r, m: map[string]*rate.Limiter{}} }
 
 // allow takes one request from key's bucket; it returns false and how long
 // to wait when the bucket is empty.
@@ -203,26 +381,21 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 		if len(l.m) > 100000 {
 			l.gcLocked(now)
 		}
-		b = &bucket{tokens: float64(l.rate.Burst), last: now}
+		b = rate.NewLimiter(rate.Limit(l.rate.PerMinute/60), l.rate.Burst)
 		l.m[key] = b
 	}
-	if el := now.Sub(b.last); el > 0 {
-		b.tokens = min(float64(l.rate.Burst), b.tokens+el.Minutes()*l.rate.PerMinute)
-		b.last = now
+	r := b.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
 	}
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	wait := time.Duration((1 - b.tokens) / l.rate.PerMinute * float64(time.Minute))
-	return false, wait
+	return true, 0
 }
 
-// gcLocked drops buckets that have refilled completely.
+// gcLocked drops limiters that have refilled completely.
 func (l *limiter) gcLocked(now time.Time) {
-	full := time.Duration(float64(l.rate.Burst) / l.rate.PerMinute * float64(time.Minute))
 	for k, b := range l.m {
-		if now.Sub(b.last) > full {
+		if b.TokensAt(now) >= float64(l.rate.Burst) {
 			delete(l.m, k)
 		}
 	}

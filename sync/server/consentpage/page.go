@@ -21,7 +21,7 @@ var ui = map[string]map[string]string{
 		"needAge":  "Please confirm your age before agreeing.", "needName": "Please give your name.",
 		"answered": "You already answered on this link; only a withdrawal is still possible.",
 		"stale":    "The notice changed since this page was loaded. Please read it again.",
-		"slow":     "Too many attempts. Please wait a minute and try again.", "bad": "That did not work: ",
+		"slow":     "Too many attempts. Please wait a minute and try again.", "unavailable": "The page could not be loaded just now. Please try again in a few seconds.", "bad": "That did not work: ",
 		"private": "This page sets no cookies and loads nothing from anyone else.",
 	},
 	"nl": {
@@ -36,7 +36,7 @@ var ui = map[string]map[string]string{
 		"needAge":  "Bevestig eerst uw leeftijd.", "needName": "Vul uw naam in.",
 		"answered": "U hebt op deze link al geantwoord; alleen intrekken is nog mogelijk.",
 		"stale":    "De mededeling is gewijzigd sinds deze pagina werd geladen. Lees haar opnieuw.",
-		"slow":     "Te veel pogingen. Wacht een minuut en probeer het opnieuw.", "bad": "Dat lukte niet: ",
+		"slow":     "Te veel pogingen. Wacht een minuut en probeer het opnieuw.", "unavailable": "De pagina kon nu niet worden geladen. Probeer het over een paar seconden opnieuw.", "bad": "Dat lukte niet: ",
 		"private": "Deze pagina plaatst geen cookies en laadt niets van anderen.",
 	},
 	"de": {
@@ -51,7 +51,7 @@ var ui = map[string]map[string]string{
 		"needAge":  "Bitte bestätigen Sie zuerst Ihr Alter.", "needName": "Bitte geben Sie Ihren Namen an.",
 		"answered": "Sie haben über diesen Link bereits geantwortet; nur ein Widerruf ist noch möglich.",
 		"stale":    "Der Hinweis hat sich geändert. Bitte lesen Sie ihn erneut.",
-		"slow":     "Zu viele Versuche. Bitte warten Sie eine Minute.", "bad": "Das hat nicht geklappt: ",
+		"slow":     "Zu viele Versuche. Bitte warten Sie eine Minute.", "unavailable": "Die Seite konnte gerade nicht geladen werden. Bitte versuchen Sie es in ein paar Sekunden erneut.", "bad": "Das hat nicht geklappt: ",
 		"private": "Diese Seite setzt keine Cookies und lädt nichts von Dritten.",
 	},
 	"fr": {
@@ -66,7 +66,7 @@ var ui = map[string]map[string]string{
 		"needAge":  "Veuillez d'abord confirmer votre âge.", "needName": "Veuillez indiquer votre nom.",
 		"answered": "Vous avez déjà répondu sur ce lien ; seul un retrait est encore possible.",
 		"stale":    "L'avis a changé depuis le chargement de cette page. Veuillez le relire.",
-		"slow":     "Trop de tentatives. Veuillez patienter une minute.", "bad": "Cela n'a pas fonctionné : ",
+		"slow":     "Trop de tentatives. Veuillez patienter une minute.", "unavailable": "La page n'a pas pu être chargée. Veuillez réessayer dans quelques secondes.", "bad": "Cela n'a pas fonctionné : ",
 		"private": "Cette page ne dépose aucun cookie et ne charge rien de tiers.",
 	},
 }
