@@ -282,7 +282,13 @@ func runEnv(t testing.TB, e startEnv, n int, bound time.Duration) []time.Duratio
 			os.MkdirAll(prefs, 0o700)
 			os.WriteFile(filepath.Join(prefs, "preferences.json"), []byte(`{"firstRunDone":true}`), 0o600)
 		}
-		if l := leftovers(marker); len(l) > 0 {
+		// A helper ended by the parent-death signal needs a moment to go.
+		l := leftovers(marker)
+		for wait := 0; len(l) > 0 && wait < 20; wait++ {
+			time.Sleep(100 * time.Millisecond)
+			l = leftovers(marker)
+		}
+		if len(l) > 0 {
 			t.Errorf("start %d left processes behind: %q", i+1, l)
 			for _, p := range l {
 				var pid int
