@@ -562,9 +562,15 @@ func (u *UI) stopCall() {
 	u.callEnded()
 }
 
-// lateJoiner asks who joined; capture pauses until they agree.
+// lateJoiner closes the gate first (in the same tap), then asks who joined
+// and shows them the notice; nothing is recorded until they agree.
 func (u *UI) lateJoiner() {
 	call := u.call
+	if err := call.HoldForJoin(); err != nil {
+		u.showErr(err)
+		return
+	}
+	u.Refresh()
 	name := widget.NewEntry()
 	name.SetPlaceHolder(lang.L("Name"))
 	email := widget.NewEntry()
@@ -577,14 +583,24 @@ func (u *UI) lateJoiner() {
 		widget.NewFormItem(lang.L("Notice language"), sel)}
 	d := dialog.NewForm(lang.L("Someone joined"), lang.L("Ask for consent"), lang.L("Cancel"), items, func(ok bool) {
 		if !ok {
+			u.showErr(call.CancelJoin())
+			u.Refresh()
 			return
 		}
 		id, err := call.Join(ParticipantInfo{Name: strings.TrimSpace(name.Text), Email: strings.TrimSpace(email.Text), Lang: back[sel.Selected]})
 		if err != nil {
+			u.showErr(call.CancelJoin())
 			u.showErr(err)
+			u.Refresh()
 			return
 		}
-		// Capture is paused by the backend now; ask them.
+		for _, p := range call.State().Participants {
+			if p.ID == id && p.State == Given { // someone listed came back: their answer stands
+				u.showRecording()
+				return
+			}
+		}
+		// The gate stays closed; they read the notice in their language and answer.
 		u.showConsent([]string{id}, u.showRecording)
 	}, u.win)
 	d.Resize(fyne.NewSize(520, 280))

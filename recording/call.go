@@ -48,6 +48,10 @@ type Config struct {
 	// Cue, if set, is called (on its own goroutine, in order) when the
 	// phase changes, so the caller can play the start / pause / stop chime.
 	Cue func(from, to consent.Phase)
+	// Discard, if set, removes the recording when the call ends having
+	// admitted nothing (a refusal, or a stop before everyone agreed): no
+	// audio-free recording is kept. Begin also calls it after a failed start.
+	Discard func() error
 	// PacketsPerPage and SealEvery tune the pipeline (0 = defaults: 1 s
 	// pages, a sealed segment every 4 pages).
 	PacketsPerPage, SealEvery int
@@ -65,6 +69,16 @@ type Call struct {
 	done   chan struct{}
 	runErr error
 	cancel func()
+
+	op       sync.Mutex // serialises the compound operations of rules.go
+	n        int        // last participant number handed out
+	joinHold bool       // HoldForJoin paused the recording
+
+	meta    sync.Mutex // guards the fields below
+	host    string
+	late    map[string]bool
+	outcome Outcome
+	ended   bool
 }
 
 // ErrSaveRecord wraps a failure to store the consent record. The call is
@@ -86,7 +100,7 @@ func Start(cfg Config) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{})}
+	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{}), late: map[string]bool{}}
 	// The empty record is saved before any audio can exist.
 	if err := c.saveLocked(); err != nil {
 		return nil, err
@@ -206,7 +220,21 @@ func (c *Call) Stop() (consent.State, error) {
 		c.cancel()
 		c.cancel = nil
 	}
-	return c.sess.State(), firstErr
+	st := c.sess.State()
+	c.meta.Lock()
+	first := !c.ended
+	c.ended = true
+	if first {
+		c.outcome.Kept = st.Offset > 0
+	}
+	c.meta.Unlock()
+	if first && st.Offset == 0 && c.cfg.Discard != nil {
+		// Nothing was admitted: keep no audio-free recording around.
+		if err := c.cfg.Discard(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("recording: nothing was recorded, but the empty recording could not be removed: %w", err)
+		}
+	}
+	return st, firstErr
 }
 
 // Convenience wrappers for the events a host's UI produces.
