@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/config"
 	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/recording"
 	"github.com/assent-app/assent/vault"
@@ -200,9 +201,9 @@ func cmdRecord(e *env, args []string) int {
 	if defLang == "" {
 		defLang = cfg.Language
 	}
-	set, _, err := workspace.Notices(cfg)
+	set, _, _, err := workspace.NoticesAt(cfg, config.Path())
 	if err != nil {
-		return fail(e, ExitFailed, "cannot prepare the recording notice: %v", err)
+		return fail(e, ExitFailed, "nothing was recorded: %v", err)
 	}
 	if defLang == "" || set.Texts[defLang] == nil {
 		if *lang != "" {

@@ -80,6 +80,9 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("%w: record id %q must be 1–128 of letters, digits, '.', '_' or '-'", ErrBadConfig, cfg.RecordID)
 	}
 	if len(cfg.Purposes) == 0 {
+		cfg.Purposes = cfg.Notices.Org.Purposes
+	}
+	if len(cfg.Purposes) == 0 {
 		cfg.Purposes = DefaultPurposes
 	}
 	if cfg.WithdrawalMethod == "" {
@@ -106,6 +109,7 @@ func NewSession(cfg Config) (*Session, error) {
 		MinAge:           org.MinAge,
 		WithdrawalMethod: cfg.WithdrawalMethod,
 		Notice:           set,
+		Facts:            factsOf(cfg.Notices),
 		Events:           []Event{},
 	}
 	probe := r.clone()

@@ -195,7 +195,7 @@ func levels(ms *audio.Meters) []float64 {
 
 // Languages implements app.Backend.
 func (b *Backend) Languages() []string {
-	set, _, err := workspace.Notices(b.config())
+	set, _, _, err := workspace.NoticesAt(b.config(), b.cfgPath)
 	if err != nil {
 		return []string{"en"}
 	}
@@ -210,7 +210,7 @@ func (b *Backend) config() config.Config {
 
 // Notice implements app.Backend.
 func (b *Backend) Notice(lang string) (app.Notice, error) {
-	set, _, err := workspace.Notices(b.config())
+	set, _, _, err := workspace.NoticesAt(b.config(), b.cfgPath)
 	if err != nil {
 		return app.Notice{}, err
 	}

@@ -28,7 +28,7 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		return nil, errors.New("add at least one participant — everyone on the call, you included, must agree")
 	}
 	cfg := b.config()
-	set, _, err := workspace.Notices(cfg)
+	set, _, _, err := workspace.NoticesAt(cfg, b.cfgPath)
 	if err != nil {
 		return nil, err
 	}
