@@ -59,6 +59,10 @@ func (u *UI) showFirstRun() {
 	el["check-again"], el["continue"], el["checks"] = again, cont, list
 	body := container.NewVBox(heading(lang.L("Welcome to Assent")), intro, widget.NewSeparator(),
 		heading(lang.L("Before you record")), list, container.NewHBox(again, cont))
+	if box := u.orgFirstRun(el); box != nil { // issue 10: who records (consent branch)
+		body.Add(widget.NewSeparator())
+		body.Add(box)
+	}
 	u.setScreen("first-run", container.NewPadded(container.NewVScroll(body)), el)
 }
 

@@ -71,7 +71,8 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	tone := jointest.WriteTone(t, dir, "tone.wav", jointest.ToneHz, 40, 0.3)
 	marker := jointest.WriteTone(t, dir, "marker.wav", jointest.MarkerHz, 1.5, 0.3)
-	jointest.PlayBackground(t, "callsink", tone)
+	sink := jointest.PrivateSink(t)
+	jointest.PlayBackground(t, sink, tone)
 
 	inR, inW := io.Pipe()
 	defer inW.Close()
@@ -104,13 +105,13 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 		t.Fatalf("the joiner was not shown the German notice as plain text:\n%s", shown)
 	}
 	at = ask
-	jointest.Play(t, "callsink", marker) // said while he has not agreed
+	jointest.Play(t, sink, marker) // said while he has not agreed
 	time.Sleep(800 * time.Millisecond)   // the last of it has passed the gate's input
 	send("ich stimme zu")
 	send("ja")
 	at = waitOut(t, out, "recording resumed", at)
 	time.Sleep(1500 * time.Millisecond)
-	jointest.Play(t, "callsink", marker) // said after he agreed: recorded
+	jointest.Play(t, sink, marker) // said after he agreed: recorded
 	time.Sleep(1500 * time.Millisecond)
 	send("s")
 	var rc int

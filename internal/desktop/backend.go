@@ -367,6 +367,7 @@ func (b *Backend) Receipt(id string) (string, error) {
 // Apply implements app.Backend: the user's settings go into the shared
 // settings file (the command line reads the same).
 func (b *Backend) Apply(s app.Settings) error {
+	months := b.Org().RetentionMonths
 	b.mu.Lock()
 	c := b.cfg
 	c.Input, c.CallInput = s.InputDevice, s.CallDevice
@@ -376,13 +377,18 @@ func (b *Backend) Apply(s app.Settings) error {
 		c.Org.MinAge = s.MinimumAge
 	}
 	if s.RetentionDays >= 0 {
+		// The laptop copy's lifetime; it never outlasts what the notice
+		// tells participants (months of 31 days, so never shorter either).
 		c.DeleteAfterSyncDays = s.RetentionDays
+		if months > 0 && c.DeleteAfterSyncDays > months*31 {
+			c.DeleteAfterSyncDays = months * 31
+		}
 	}
 	if s.ServerURL != "" {
 		c.ServerURL = s.ServerURL
 	}
 	b.mu.Unlock()
-	if err := c.Org.Validate(); err != nil {
+	if err := c.Org.ValidateStored(); err != nil {
 		return err
 	}
 	if err := config.Save(b.cfgPath, c); err != nil {

@@ -91,7 +91,8 @@ func TestNoConsentNoAudio_AppJoinGatesAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	tone := jointest.WriteTone(t, dir, "tone.wav", jointest.ToneHz, 40, 0.3)
 	marker := jointest.WriteTone(t, dir, "marker.wav", jointest.MarkerHz, 1.2, 0.3)
-	jointest.PlayBackground(t, "callsink", tone)
+	sink := jointest.PrivateSink(t)
+	jointest.PlayBackground(t, sink, tone)
 
 	a := test.NewTempApp(t)
 	a.Preferences().SetBool("firstRunDone", true)
@@ -112,7 +113,7 @@ func TestNoConsentNoAudio_AppJoinGatesAtOnce(t *testing.T) {
 
 	test.Tap(button(t, w, "Someone joined"))
 	// The form is open: the host is typing. Nothing may be recorded now.
-	jointest.Play(t, "callsink", marker)
+	jointest.Play(t, sink, marker)
 	test.Type(find(t, w, "joiner name", func(e *widget.Entry) bool { return e.PlaceHolder == "Name" }), "Cem Joiner")
 	find(t, w, "language", func(s *widget.Select) bool { return true }).SetSelected("Deutsch")
 	test.Tap(button(t, w, "Ask for consent"))
@@ -120,7 +121,7 @@ func TestNoConsentNoAudio_AppJoinGatesAtOnce(t *testing.T) {
 	if s := screenText(w); !strings.Contains(s, "Acme BV") || !strings.Contains(s, "Cem Joiner") {
 		t.Fatalf("Cem is not shown the notice:\n%s", s)
 	}
-	jointest.Play(t, "callsink", marker)
+	jointest.Play(t, sink, marker)
 	time.Sleep(800 * time.Millisecond)
 	test.Tap(find(t, w, "age box", func(c *widget.Check) bool { return strings.Contains(c.Text, "16") }))
 	agreeBtn := find(t, w, "agree button", func(b *widget.Button) bool { return b.Importance == widget.SuccessImportance })
@@ -130,7 +131,7 @@ func TestNoConsentNoAudio_AppJoinGatesAtOnce(t *testing.T) {
 	test.Tap(agreeBtn)
 	stop := button(t, w, "Stop")
 	time.Sleep(1500 * time.Millisecond)
-	jointest.Play(t, "callsink", marker)
+	jointest.Play(t, sink, marker)
 	time.Sleep(1500 * time.Millisecond)
 	test.Tap(stop)
 

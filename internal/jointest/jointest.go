@@ -16,12 +16,15 @@ package jointest
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/assent-app/assent/audio"
@@ -57,6 +60,27 @@ func WriteTone(t testing.TB, dir, name string, hz, secs, amp float64) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// PrivateSink loads a PulseAudio null sink of its own for one test and
+// points capture at its monitor (PULSE_SOURCE, read when a stream opens),
+// so sounds other tests play into the shared "callsink" at the same time
+// are not heard. It returns the sink's name; the sink is unloaded at the
+// end of the test.
+func PrivateSink(t *testing.T) string {
+	t.Helper()
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	name := "jointest" + hex.EncodeToString(rnd[:])
+	out, err := exec.Command("pactl", "load-module", "module-null-sink", "sink_name="+name,
+		"sink_properties=device.description="+name, "rate=48000", "channels=1").Output()
+	if err != nil {
+		t.Fatalf("pactl load-module module-null-sink: %v", err)
+	}
+	module := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("pactl", "unload-module", module).Run() })
+	t.Setenv("PULSE_SOURCE", name+".monitor")
+	return name
 }
 
 // PlayBackground starts `paplay -d sink wav` and returns a stop function.
