@@ -33,10 +33,10 @@ type OrgBackend interface {
 // screens: editable entries when the device is not enrolled, read-only
 // labels "set by your organisation" when it is.
 type orgFields struct {
-	items                     []*widget.FormItem
-	controller, contact, dpo  *widget.Entry
-	enrolled                  bool
-	b                         OrgBackend
+	items                    []*widget.FormItem
+	controller, contact, dpo *widget.Entry
+	enrolled                 bool
+	b                        OrgBackend
 }
 
 func (u *UI) newOrgFields(el map[string]fyne.CanvasObject) *orgFields {

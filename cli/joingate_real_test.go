@@ -105,8 +105,8 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 		t.Fatalf("the joiner was not shown the German notice as plain text:\n%s", shown)
 	}
 	at = ask
-	jointest.Play(t, sink, marker) // said while he has not agreed
-	time.Sleep(800 * time.Millisecond)   // the last of it has passed the gate's input
+	jointest.Play(t, sink, marker)     // said while he has not agreed
+	time.Sleep(800 * time.Millisecond) // the last of it has passed the gate's input
 	send("ich stimme zu")
 	send("ja")
 	at = waitOut(t, out, "recording resumed", at)
