@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/zalando/go-keyring"
 
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/config"
 	"github.com/assent-app/assent/internal/jointest"
 	"github.com/assent-app/assent/internal/testenv"
@@ -146,4 +149,24 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 	}
 	res := jointest.Check(t, record, v.SigningPublicKey(), stream, "Cem Joiner")
 	t.Logf("CLI join gate: %s", res)
+
+	// The export holds every notice text the record cites: the SHA-256 of
+	// each file is the sha256 in the record.
+	exp := t.TempDir()
+	if _, err := workspace.Export(v, m[1], exp); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := consent.Parse(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nt := range rec.Notice.Texts {
+		b, err := os.ReadFile(filepath.Join(exp, "notice-"+nt.SHA256+".md"))
+		if err != nil {
+			t.Fatalf("the export lacks the %s notice: %v", nt.Lang, err)
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != nt.SHA256 {
+			t.Fatalf("the exported %s notice does not hash to the record's sha256", nt.Lang)
+		}
+	}
 }

@@ -1,5 +1,7 @@
 package consent
 
+import "fmt"
+
 // PolicyRef names the signed organisation policy a notice set was rendered
 // from (enrolled devices): its version and the SHA-256 of its signed bytes
 // ([SignedPolicy.Hash]).
@@ -87,4 +89,62 @@ func (c *canon) facts(f *Facts) {
 		c.num("policy.version", int64(f.Policy.Version))
 		c.field("policy.sha256", f.Policy.SHA256)
 	}
+}
+
+// OrgOf rebuilds the organisation facts a record's notice was rendered
+// from, so that Library.RenderSet(r.Notice.ID, r.Notice.Version, OrgOf(r))
+// reproduces every sha256 in r.Notice.Texts. ok is false for records
+// written before facts existed (their free-text facts are not recorded).
+func OrgOf(r *Record) (o OrgParams, ok bool) {
+	if r.Facts == nil {
+		return o, false
+	}
+	f := r.Facts
+	o = OrgParams{Controller: r.Controller.Name, Contact: r.Controller.Contact, RetentionMonths: r.RetentionMonths,
+		MinAge: r.MinAge, Jurisdiction: r.Jurisdiction, DPO: f.DPO, Processor: f.Processor, StorageLocation: f.StorageLocation,
+		Transfer: f.Transfer, SupervisoryAuthority: f.SupervisoryAuthority, Purposes: append([]string(nil), r.Purposes...),
+		Languages: append([]string(nil), f.Languages...)}
+	for _, d := range f.Defaulted {
+		switch d {
+		case "processor":
+			o.Processor = ""
+		case "storageLocation":
+			o.StorageLocation = ""
+		case "transfer":
+			o.Transfer = ""
+		case "supervisoryAuthority":
+			o.SupervisoryAuthority = ""
+		}
+	}
+	if len(f.Extra) > 0 {
+		o.Extra = map[string]string{}
+		for _, x := range f.Extra {
+			o.Extra[x.Lang] = x.Text
+		}
+	}
+	return o, true
+}
+
+// RecordNotices renders the exact notice texts a record cites, from the
+// library and the facts in the record, and checks each against the
+// record's sha256. It fails with ErrNoticeMismatch if a text cannot be
+// reproduced byte for byte.
+func RecordNotices(l *Library, r *Record) ([]*Notice, error) {
+	org, ok := OrgOf(r)
+	if !ok {
+		return nil, fmt.Errorf("%w: the record was written before it carried the organisation's facts; its notice texts cannot be rebuilt from it alone", ErrNoticeMismatch)
+	}
+	set, err := l.RenderSet(r.Notice.ID, r.Notice.Version, org)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Notice
+	for _, t := range r.Notice.Texts {
+		n := set.Texts[t.Lang]
+		if n == nil || n.SHA256 != t.SHA256 {
+			return nil, fmt.Errorf("%w: notice %s/%s/%s does not render to the sha256 in the record", ErrNoticeMismatch, r.Notice.ID, r.Notice.Version, t.Lang)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

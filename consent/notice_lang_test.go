@@ -194,3 +194,33 @@ func TestBadInputGetsClearError_OrgFacts(t *testing.T) {
 		t.Fatalf("languages offered: %v %v", set, err)
 	}
 }
+
+// TestEveryStoredSecondProvable_NoticeTextsRebuiltFromTheRecord: the
+// record alone (with the notice templates) reproduces every notice sha256.
+func TestEveryStoredSecondProvable_NoticeTextsRebuiltFromTheRecord(t *testing.T) {
+	lib := NewLibrary(assets.Notices())
+	for name, org := range realisticOrgs() {
+		set, err := lib.RenderSet(DefaultNoticeID, "2", org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSession(Config{RecordingID: "r1", Notices: set, Signer: testKey(t, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := s.Record()
+		r, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := RecordNotices(lib, r)
+		if err != nil || len(ns) != 4 {
+			t.Fatalf("%s: %v (%d texts)", name, err, len(ns))
+		}
+		r.Facts.Processor = "someone else"
+		r.Facts.Defaulted = nil
+		if _, err := RecordNotices(lib, r); !errors.Is(err, ErrNoticeMismatch) {
+			t.Fatalf("%s: a changed fact still reproduces the hashes: %v", name, err)
+		}
+	}
+}

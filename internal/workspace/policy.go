@@ -101,3 +101,35 @@ func NoticesAt(cfg config.Config, settingsPath string) (*consent.NoticeSet, *con
 	set, err := lib.RenderSet(consent.DefaultNoticeID, ver, cfg.Org.Explicit())
 	return set, lib, OrgSource{}, err
 }
+
+// NoticeFiles returns the exact notice texts a recording's consent record
+// cites, named notice-<sha256>.md (the SHA-256 of the file's bytes is the
+// sha256 in the record), rebuilt from the record's facts and the notice
+// templates and checked byte for byte. A text that cannot be reproduced is
+// left out and README-notices.txt says why.
+func NoticeFiles(v interface{ Record(string) ([]byte, error) }, id string) map[string][]byte {
+	out := map[string][]byte{}
+	data, err := v.Record(id)
+	if err != nil || data == nil {
+		return out
+	}
+	rec, err := consent.Parse(data)
+	if err != nil {
+		return out
+	}
+	cfg, _ := config.Load(config.Path())
+	trees := []fs.FS{}
+	if cfg.NoticeDir != "" {
+		trees = append(trees, os.DirFS(cfg.NoticeDir))
+	}
+	trees = append(trees, assets.Notices())
+	ns, err := consent.RecordNotices(consent.NewLibrary(trees...), rec)
+	if err != nil {
+		out["README-notices.txt"] = []byte("The notice texts of this recording could not be reproduced here: " + err.Error() + "\n")
+		return out
+	}
+	for _, n := range ns {
+		out["notice-"+n.SHA256+".md"] = []byte(n.Text)
+	}
+	return out
+}

@@ -91,6 +91,9 @@ func Export(v *vault.Vault, id, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	for name, b := range NoticeFiles(v, id) {
+		extras[name] = b
+	}
 	return v.Export(id, dir, extras)
 }
 
