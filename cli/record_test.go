@@ -2,11 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/zalando/go-keyring"
 
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
@@ -104,5 +107,26 @@ func TestPlainTextNotice(t *testing.T) {
 		if strings.Contains(p, "**") || strings.Contains(p, "# ") || !strings.Contains(p, "Acme Sales BV") {
 			t.Errorf("%s: markup left or text lost:\n%s", lang, p)
 		}
+	}
+}
+
+func TestSigningKeyMatchesRecords(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ASSENT_CONFIG", filepath.Join(dir, "config.json"))
+	t.Setenv("ASSENT_HOME", filepath.Join(dir, "vault"))
+	if os.Getenv("ASSENT_TEST_KEYRING") != "1" {
+		keyring.MockInit()
+	}
+	var out, errOut bytes.Buffer
+	if code := Main([]string{"signing-key"}, strings.NewReader(""), &out, &errOut); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	m := regexp.MustCompile(`(?m)^keyId (ed25519:[0-9a-f]{32})\nhex ([0-9a-f]{64})\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("output %q", out.String())
+	}
+	pub, _ := hex.DecodeString(m[2])
+	if consent.KeyID(pub) != m[1] {
+		t.Fatalf("keyId %s does not belong to the printed key", m[1])
 	}
 }
