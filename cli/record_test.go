@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/zalando/go-keyring"
 
@@ -129,4 +130,22 @@ func TestSigningKeyMatchesRecords(t *testing.T) {
 	if consent.KeyID(pub) != m[1] {
 		t.Fatalf("keyId %s does not belong to the printed key", m[1])
 	}
+}
+
+func FuzzPlainText(f *testing.F) {
+	f.Add("# Title\n\n**Bold.** text _em_ [link](https://x.example)\n- item")
+	f.Add("**unclosed *")
+	f.Fuzz(func(t *testing.T, md string) {
+		p := plainText(md)
+		if utf8.ValidString(md) && !utf8.ValidString(p) {
+			t.Fatalf("valid text became invalid UTF-8: %q → %q", md, p)
+		}
+		// Only markup goes; a heading adds at most its underline and a line break.
+		if len(p) > 2*len(md)+8 {
+			t.Fatalf("output %d bytes for %d bytes of input", len(p), len(md))
+		}
+		if strings.Contains(md, "**Bold.**") && strings.Contains(p, "**Bold.**") {
+			t.Fatal("bold markup left in the text")
+		}
+	})
 }

@@ -44,19 +44,34 @@ func LoadPolicy(settingsPath string) (p consent.Policy, hash string, ok bool, er
 	if err != nil {
 		return p, "", false, fmt.Errorf("the organisation's notice settings (%s) cannot be read: %w", config.PolicyPath(settingsPath), err)
 	}
+	p, hash, err = ParsePolicyFile(b)
+	if err != nil {
+		return p, "", false, fmt.Errorf("the organisation's notice settings (%s) %v", config.PolicyPath(settingsPath), err)
+	}
+	return p, hash, true, nil
+}
+
+// ParsePolicyFile parses the bytes of policy.json (a consent.SignedPolicy
+// as the sync client saved it): strictly, with no unknown fields, and
+// validated. The error says what to do in plain words.
+func ParsePolicyFile(b []byte) (consent.Policy, string, error) {
+	var p consent.Policy
 	var sp consent.SignedPolicy
 	if err := json.Unmarshal(b, &sp); err != nil || len(sp.Policy) == 0 {
-		return p, "", false, fmt.Errorf("the organisation's notice settings (%s) are damaged; sync again to receive them", config.PolicyPath(settingsPath))
+		return p, "", errors.New("are damaged; sync again to receive them")
 	}
 	dec := json.NewDecoder(bytes.NewReader(sp.Policy))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return p, "", false, fmt.Errorf("the organisation's notice settings cannot be read (%v); update Assent or sync again", err)
+		return p, "", fmt.Errorf("cannot be read (%v); update Assent or sync again", err)
+	}
+	if dec.More() {
+		return p, "", errors.New("have extra data after the policy; sync again")
 	}
 	if err := p.Validate(); err != nil {
-		return p, "", false, fmt.Errorf("the organisation's notice settings are not valid (%v); ask your administrator", err)
+		return p, "", fmt.Errorf("are not valid (%v); ask your administrator", err)
 	}
-	return p, sp.Hash(), true, nil
+	return p, sp.Hash(), nil
 }
 
 // NoticesAt renders the notice set a call on this device shows. An
