@@ -582,6 +582,11 @@ func (u *UI) lateJoiner() {
 	names, back := langOptions(u.b.Languages())
 	sel := widget.NewSelect(names, nil)
 	sel.SetSelected(names[0])
+	for _, n := range names {
+		if u.settings.Language != "" && n == languageName(u.settings.Language) {
+			sel.SetSelected(n)
+		}
+	}
 	u.el["join-name"], u.el["join-lang"] = name, sel
 	items := []*widget.FormItem{widget.NewFormItem(lang.L("Name"), name), widget.NewFormItem(lang.L("E-mail (optional)"), email),
 		widget.NewFormItem(lang.L("Notice language"), sel)}

@@ -195,11 +195,7 @@ func levels(ms *audio.Meters) []float64 {
 
 // Languages implements app.Backend.
 func (b *Backend) Languages() []string {
-	set, _, _, err := workspace.NoticesAt(b.config(), b.cfgPath)
-	if err != nil {
-		return []string{"en"}
-	}
-	return set.Langs()
+	return workspace.Languages(b.config(), b.cfgPath)
 }
 
 func (b *Backend) config() config.Config {

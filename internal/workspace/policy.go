@@ -148,3 +148,28 @@ func NoticeFiles(v interface{ Record(string) ([]byte, error) }, id string) map[s
 	}
 	return out
 }
+
+// Languages lists the notice languages a call on this device offers. It
+// works before the organisation is set (the first-run and new-call screens
+// need the list): then it lists the languages of the newest notice.
+func Languages(cfg config.Config, settingsPath string) []string {
+	if set, _, _, err := NoticesAt(cfg, settingsPath); err == nil {
+		return set.Langs()
+	}
+	trees := []fs.FS{}
+	if cfg.NoticeDir != "" {
+		trees = append(trees, os.DirFS(cfg.NoticeDir))
+	}
+	trees = append(trees, assets.Notices())
+	lib := consent.NewLibrary(trees...)
+	ver, err := lib.Latest(consent.DefaultNoticeID)
+	if err != nil {
+		return []string{"en"}
+	}
+	// Rendered only to list its languages; never shown to anyone.
+	set, err := lib.RenderSet(consent.DefaultNoticeID, ver, consent.OrgParams{Controller: "-", Contact: "-"})
+	if err != nil {
+		return []string{"en"}
+	}
+	return set.Langs()
+}
