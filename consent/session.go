@@ -28,6 +28,13 @@ type Config struct {
 	WithdrawalMethod string           // default: a sentence on how to withdraw
 	Signer           crypto.Signer    // required; the device's Ed25519 key
 	Now              func() time.Time // default time.Now
+	// OpenDelay holds the gate shut for this long after an event opened it
+	// (default 0). Live capture is read with some delay (the sound
+	// server's and PortAudio's buffers, a busy machine): a buffer read just
+	// after consent was given may have been captured just before. Dropping
+	// what is read within OpenDelay of the opening keeps such sound out; it
+	// never admits anything the gate would not.
+	OpenDelay time.Duration
 }
 
 // DefaultPurposes are the purposes of a recording unless configured.
@@ -40,6 +47,8 @@ const DefaultWithdrawalMethod = "Say \"stop recording\" or press Withdraw on the
 type Session struct {
 	mu     sync.Mutex
 	m      *machine
+	delay  time.Duration
+	settle time.Time // Admit admits nothing before this (OpenDelay after the gate opened)
 	rec    *Record
 	offset int64
 	signer crypto.Signer
@@ -119,7 +128,11 @@ func NewSession(cfg Config) (*Session, error) {
 	if err := validateRecord(probe); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
-	return &Session{m: newMachine(set, org.MinAge), rec: r, signer: cfg.Signer, now: cfg.Now, subs: map[int]*subscriber{}}, nil
+	if cfg.OpenDelay < 0 {
+		return nil, fmt.Errorf("%w: negative open delay %s", ErrBadConfig, cfg.OpenDelay)
+	}
+	return &Session{m: newMachine(set, org.MinAge), rec: r, signer: cfg.Signer, now: cfg.Now, delay: cfg.OpenDelay,
+		subs: map[int]*subscriber{}}, nil
 }
 
 // Admit implements [Gate]: it returns whether the gate is open and, if so,
@@ -129,6 +142,9 @@ func (s *Session) Admit(frames int) bool {
 	defer s.mu.Unlock()
 	if !s.m.open() {
 		return false
+	}
+	if s.delay > 0 && s.now().Before(s.settle) {
+		return false // read just after the gate opened: maybe captured before
 	}
 	if frames > 0 {
 		s.offset += int64(frames)
@@ -180,9 +196,12 @@ func (s *Session) applyLocked(in Event) (State, error) {
 	case AgeConfirmed:
 		e.MinAge = s.m.minAge
 	}
-	wasStarted := s.m.started
+	wasStarted, wasOpen := s.m.started, s.m.open()
 	if err := s.appendLocked(e); err != nil {
 		return s.stateLocked(), err
+	}
+	if !wasOpen && s.m.open() {
+		s.settle = s.now().Add(s.delay)
 	}
 	if !wasStarted && s.m.open() {
 		if err := s.appendLocked(Event{Type: RecordingStarted}); err != nil {

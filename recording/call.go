@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
@@ -52,10 +53,20 @@ type Config struct {
 	// admitted nothing (a refusal, or a stop before everyone agreed): no
 	// audio-free recording is kept. Begin also calls it after a failed start.
 	Discard func() error
+	// OpenDelay is consent.Config.OpenDelay: sound read within this time
+	// after the gate opened is dropped, because it may have been captured
+	// before (0 = DefaultOpenDelay; negative = none, for sources that are
+	// not live).
+	OpenDelay time.Duration
 	// PacketsPerPage and SealEvery tune the pipeline (0 = defaults: 1 s
 	// pages, a sealed segment every 4 pages).
 	PacketsPerPage, SealEvery int
 }
+
+// DefaultOpenDelay bounds how late live capture is read (sound server and
+// PortAudio buffers, a busy machine): what is read this soon after the gate
+// opened is dropped, so nothing said before the last consent is kept.
+const DefaultOpenDelay = 300 * time.Millisecond
 
 // Call is one call being recorded. All methods are safe for concurrent use.
 type Call struct {
@@ -91,7 +102,14 @@ func Start(cfg Config) (*Call, error) {
 	if cfg.Store == nil || cfg.Source == nil {
 		return nil, errors.New("recording: a call needs a store and an audio source")
 	}
-	sess, err := consent.NewSession(consent.Config{RecordingID: cfg.RecordingID, Notices: cfg.Notices, Signer: cfg.Signer})
+	delay := cfg.OpenDelay
+	switch {
+	case delay == 0:
+		delay = DefaultOpenDelay
+	case delay < 0:
+		delay = 0
+	}
+	sess, err := consent.NewSession(consent.Config{RecordingID: cfg.RecordingID, Notices: cfg.Notices, Signer: cfg.Signer, OpenDelay: delay})
 	if err != nil {
 		return nil, err
 	}
