@@ -191,7 +191,14 @@ type Call interface {
 	// Start requests recording; audio flows only while every present
 	// participant has live consent. It fails if anyone has not agreed.
 	Start() error
-	// Join adds a late joiner: capture pauses at once until they agree.
+	// HoldForJoin closes the gate at once because someone joined: the UI
+	// calls it before it asks who joined, so nothing is recorded while the
+	// host types. Join or CancelJoin end the hold.
+	HoldForJoin() error
+	// CancelJoin ends a HoldForJoin when nobody is added after all.
+	CancelJoin() error
+	// Join adds a late joiner (or marks someone listed as back): the gate
+	// stays closed until they agree.
 	Join(p ParticipantInfo) (participantID string, err error)
 	// Withdraw records a withdrawal and stops recording at once.
 	Withdraw(participantID string) error

@@ -419,6 +419,7 @@ type fakeCall struct {
 	events   []string
 	want     bool // recording requested
 	paused   bool
+	holding  bool // HoldForJoin: someone joined, name not typed yet
 	ended    bool
 	reason   EndReason
 	who      string
@@ -448,7 +449,7 @@ func (c *fakeCall) event(format string, a ...any) {
 // openLocked is the gate: open iff recording is requested, not paused, not
 // ended and every present participant has live consent.
 func (c *fakeCall) openLocked() bool {
-	if !c.want || c.paused || c.ended {
+	if !c.want || c.paused || c.holding || c.ended {
 		return false
 	}
 	for _, p := range c.parts {
@@ -564,6 +565,21 @@ func (c *fakeCall) Start() error {
 	return nil
 }
 
+func (c *fakeCall) HoldForJoin() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = true
+	c.event("RecordingPaused (someone joined)")
+	return nil
+}
+
+func (c *fakeCall) CancelJoin() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	return nil
+}
+
 func (c *fakeCall) Join(p ParticipantInfo) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -573,7 +589,9 @@ func (c *fakeCall) Join(p ParticipantInfo) (string, error) {
 	if strings.TrimSpace(p.Name) == "" {
 		return "", errors.New("type the name of the person who joined")
 	}
-	return c.add(p, true), nil
+	id := c.add(p, true)
+	c.holding = false
+	return id, nil
 }
 
 func (c *fakeCall) Withdraw(id string) error {

@@ -38,6 +38,10 @@ func (u *UI) showFirstRun() {
 	el["check-again"], el["continue"], el["checks"] = again, cont, list
 	body := container.NewVBox(heading(lang.L("Welcome to Assent")), intro, widget.NewSeparator(),
 		heading(lang.L("Before you record")), list, container.NewHBox(again, cont))
+	if box := u.orgFirstRun(el); box != nil { // issue 10: who records (consent branch)
+		body.Add(widget.NewSeparator())
+		body.Add(box)
+	}
 	u.setScreen("first-run", container.NewPadded(container.NewVScroll(body)), el)
 }
 
@@ -571,9 +575,15 @@ func (u *UI) stopCall() {
 	u.callEnded()
 }
 
-// lateJoiner asks who joined; capture pauses until they agree.
+// lateJoiner closes the gate first (in the same tap), then asks who joined
+// and shows them the notice; nothing is recorded until they agree.
 func (u *UI) lateJoiner() {
 	call := u.call
+	if err := call.HoldForJoin(); err != nil {
+		u.showErr(err)
+		return
+	}
+	u.Refresh()
 	name := widget.NewEntry()
 	name.SetPlaceHolder(lang.L("Name"))
 	email := widget.NewEntry()
@@ -581,19 +591,34 @@ func (u *UI) lateJoiner() {
 	names, back := langOptions(u.b.Languages())
 	sel := widget.NewSelect(names, nil)
 	sel.SetSelected(names[0])
+	for _, n := range names {
+		if u.settings.Language != "" && n == languageName(u.settings.Language) {
+			sel.SetSelected(n)
+		}
+	}
 	u.el["join-name"], u.el["join-lang"] = name, sel
 	items := []*widget.FormItem{widget.NewFormItem(lang.L("Name"), name), widget.NewFormItem(lang.L("E-mail (optional)"), email),
 		widget.NewFormItem(lang.L("Notice language"), sel)}
 	d := dialog.NewForm(lang.L("Someone joined"), lang.L("Ask for consent"), lang.L("Cancel"), items, func(ok bool) {
 		if !ok {
+			u.showErr(call.CancelJoin())
+			u.Refresh()
 			return
 		}
 		id, err := call.Join(ParticipantInfo{Name: strings.TrimSpace(name.Text), Email: strings.TrimSpace(email.Text), Lang: back[sel.Selected]})
 		if err != nil {
+			u.showErr(call.CancelJoin())
 			u.showErr(err)
+			u.Refresh()
 			return
 		}
-		// Capture is paused by the backend now; ask them.
+		for _, p := range call.State().Participants {
+			if p.ID == id && p.State == Given { // someone listed came back: their answer stands
+				u.showRecording()
+				return
+			}
+		}
+		// The gate stays closed; they read the notice in their language and answer.
 		u.showConsent([]string{id}, u.showRecording)
 	}, u.win)
 	d.Resize(fyne.NewSize(520, 280))

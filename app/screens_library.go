@@ -417,11 +417,6 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 	}
 	minAge := widget.NewSelect(ages, nil)
 	minAge.SetSelected(strconv.Itoa(cur.MinimumAge))
-	org := widget.NewMultiLineEntry()
-	org.SetText(cur.OrgNotice)
-	org.SetPlaceHolder(lang.L("Your organisation's own text, added below the notice (contact, processor, transfers)"))
-	org.SetMinRowsVisible(3)
-	org.Wrapping = fyne.TextWrapWord
 	system := lang.L("System language")
 	langNames := []string{system}
 	langBack := map[string]string{system: ""}
@@ -436,7 +431,12 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		uiLang.SetSelected(languageName(cur.Language))
 	}
 
+	orgF := u.newOrgFields(el)
 	save := widget.NewButtonWithIcon(lang.L("Save settings"), theme.DocumentSaveIcon(), func() {
+		if err := orgF.save(); err != nil {
+			u.showErr(err)
+			return
+		}
 		days, err := strconv.Atoi(strings.TrimSpace(retention.Text))
 		if err != nil {
 			u.showErr(fmt.Errorf("retention must be a whole number of days, like 1095"))
@@ -445,7 +445,7 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 		age, _ := strconv.Atoi(minAge.Selected)
 		ns := Settings{InputDevice: devBack[input.Selected], CallDevice: devBack[callIn.Selected],
 			ServerURL: strings.TrimSpace(server.Text), RetentionDays: days, Chime: chime.Checked, Beep: beep.Checked,
-			MinimumAge: age, OrgNotice: strings.TrimSpace(org.Text), Language: langBack[uiLang.Selected]}
+			MinimumAge: age, OrgNotice: cur.OrgNotice, Language: langBack[uiLang.Selected]}
 		if len(devs) == 0 {
 			// Devices not known (yet): keep the saved choice.
 			ns.InputDevice, ns.CallDevice = cur.InputDevice, cur.CallDevice
@@ -469,21 +469,20 @@ func (u *UI) settingsScreen(el map[string]fyne.CanvasObject) *screen {
 	})
 	save.Importance = widget.HighImportance
 	el["input-device"], el["call-device"], el["server"], el["code"], el["enrol"], el["retention"] = input, callIn, server, code, enrol, retention
-	el["chime"], el["beep"], el["min-age"], el["org-notice"], el["ui-language"], el["save"], el["sync-status"] = chime, beep, minAge, org, uiLang, save, status
+	el["chime"], el["beep"], el["min-age"], el["ui-language"], el["save"], el["sync-status"] = chime, beep, minAge, uiLang, save, status
 
-	form := widget.NewForm(
+	form := widget.NewForm(append(orgF.items,
 		widget.NewFormItem(lang.L("Microphone"), input),
 		widget.NewFormItem(lang.L("Call audio"), container.NewVBox(callIn, callWarn)), // callaudio
 		widget.NewFormItem(lang.L("Calls"), u.callWatchSetting()),                     // callaudio: callwatch.go
 		widget.NewFormItem(lang.L("Server"), server),
 		widget.NewFormItem(lang.L("Enrolment code"), container.NewBorder(nil, nil, nil, enrol, code)),
 		widget.NewFormItem(lang.L("Status"), status),
-		widget.NewFormItem(lang.L("Keep recordings (days)"), retention),
+		widget.NewFormItem(lang.L("Keep the copy on this laptop (days)"), retention),
 		widget.NewFormItem(lang.L("Sounds"), container.NewVBox(chime, beep)),
 		widget.NewFormItem(lang.L("Minimum age"), minAge),
-		widget.NewFormItem(lang.L("Organisation notice"), org),
 		widget.NewFormItem(lang.L("Language"), uiLang),
-	)
+	)...)
 	s.refresh = showStatus
 	var stop func()
 	s.onShow = func() { showStatus(); stop = u.every(2*time.Second, showStatus) }

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/config"
 	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/recording"
 	"github.com/assent-app/assent/vault"
@@ -80,18 +81,13 @@ const (
 )
 
 func parseAnswer(s string) (answer, bool) {
-	switch strings.ToLower(strings.Trim(strings.TrimSpace(s), ".!\"")) {
-	case "i agree", "agree", "yes", "y", "ik ga akkoord", "akkoord", "ja", "j", "ich stimme zu", "j'accepte", "oui":
+	switch strings.ToLower(strings.Trim(strings.TrimSpace(s), ".!\"„“”«» ")) {
+	case "i agree", "agree", "yes", "y", "ik ga akkoord", "akkoord", "ja", "j", "ich stimme zu", "j'accepte", "oui", "d'accord":
 		return agree, true
-	case "no", "n", "i do not agree", "i don't agree", "nee", "ik ga niet akkoord", "nein", "non":
+	case "no", "n", "i do not agree", "i don't agree", "nee", "ik ga niet akkoord", "nein", "ich stimme nicht zu", "non", "je refuse", "je n'accepte pas":
 		return decline, true
 	}
 	return decline, false
-}
-
-type participant struct {
-	id string
-	p  consent.Principal
 }
 
 type recorder struct {
@@ -100,84 +96,72 @@ type recorder struct {
 	call     *recording.Call
 	set      *consent.NoticeSet
 	minAge   int
-	method   consent.Method
-	host     string // participant id of the host, for verbal consent
-	shown    map[string]bool
-	parts    []participant
-	refused  string
-	withdrew string
+	verbal   bool // the host reads the notice aloud and types the others' answers
+	hostLang string
 }
 
+// showNotice prints the full notice in lang as plain text.
 func (r *recorder) showNotice(lang string) {
-	if r.shown[lang] {
-		return
-	}
-	r.shown[lang] = true
 	n := r.set.Texts[lang]
-	fmt.Fprintf(r.e.stdout, "\n──── Recording notice (%s, %s version %s, sha256 %.12s…) ────\n\n%s\n────\n\n", lang, n.ID, n.Version, n.SHA256, strings.TrimSpace(n.Text))
+	fmt.Fprintf(r.e.stdout, "\n──── %s (%s, %s %s, sha256 %.12s…) ────\n\n%s\n────\n\n", say(lang, "notice"), lang, n.ID, n.Version, n.SHA256, plainText(n.Text))
 }
 
-// ask shows the notice and asks one participant; it returns false if they
-// declined (the call is then over) or the prompt was interrupted.
-func (r *recorder) ask(pt participant) (bool, error) {
-	r.showNotice(pt.p.Lang)
-	if _, err := r.call.Ask(pt.id); err != nil {
-		return false, err
-	}
-	attest := ""
-	if r.method == consent.VerbalAttested {
-		attest = r.host
-	}
+// yesNo asks q until the answer is yes/agree or no.
+func (r *recorder) yesNo(q, again string) (bool, error) {
 	for {
-		fmt.Fprintf(r.e.stdout, "%s: do you agree to this call being recorded? Type \"I agree\" or \"no\": ", pt.p.Name)
+		fmt.Fprint(r.e.stdout, q)
 		l, err := r.con.line()
 		if err != nil {
 			return false, err
 		}
 		a, ok := parseAnswer(l)
-		if !ok {
-			fmt.Fprintln(r.e.stdout, "Please type \"I agree\" or \"no\".")
-			continue
+		if ok {
+			return a == agree, nil
 		}
-		if a == decline {
-			r.refused = pt.p.Name
-			_, err := r.call.Refuse(pt.id, r.method, attest)
-			return false, err
-		}
-		break
+		fmt.Fprintln(r.e.stdout, again)
 	}
-	for {
-		fmt.Fprintf(r.e.stdout, "%s: are you at least %d years old? Type \"yes\" or \"no\": ", pt.p.Name, r.minAge)
-		l, err := r.con.line()
-		if err != nil {
-			return false, err
-		}
-		a, ok := parseAnswer(l)
-		if !ok {
-			continue
-		}
-		if a == decline {
-			r.refused = pt.p.Name + fmt.Sprintf(" (under the minimum age of %d)", r.minAge)
-			_, err := r.call.Apply(consent.Event{Type: consent.ConsentRefused, Participant: pt.id, Method: r.method,
-				AttestedBy: attest, Reason: "below the minimum age"})
-			return false, err
-		}
-		break
-	}
-	if _, err := r.call.Agree(pt.id, r.method, attest); err != nil {
+}
+
+// ask shows participant p the full notice in their language and asks them
+// (or, with --verbal, the host for them); it returns false if they declined
+// (the call is then over).
+func (r *recorder) ask(p consent.ParticipantState) (bool, error) {
+	lang := p.Principal.Lang
+	r.showNotice(lang)
+	if _, err := r.call.Ask(p.ID); err != nil {
 		return false, err
 	}
-	fmt.Fprintf(r.e.stdout, "✓ %s agreed.\n", pt.p.Name)
+	d := recording.Decision{Method: consent.OnScreen}
+	var err error
+	if r.verbal && p.ID != r.call.Host() {
+		d.Method = consent.VerbalAttested
+		if d.Agree, err = r.yesNo(say(lang, "verbal?", p.Principal.Name), say(lang, "age!")); err != nil {
+			return false, err
+		}
+		if d.Agree {
+			if d.AgeConfirmed, err = r.yesNo(say(lang, "verbage?", p.Principal.Name, r.minAge), say(lang, "age!")); err != nil {
+				return false, err
+			}
+		}
+	} else {
+		if d.Agree, err = r.yesNo(say(lang, "agree?", p.Principal.Name), say(lang, "agree!")); err != nil {
+			return false, err
+		}
+		if d.Agree {
+			if d.AgeConfirmed, err = r.yesNo(say(lang, "age?", p.Principal.Name, r.minAge), say(lang, "age!")); err != nil {
+				return false, err
+			}
+		}
+	}
+	if _, err := r.call.Decide(p.ID, d); err != nil {
+		return false, err
+	}
+	if !d.Agree || !d.AgeConfirmed {
+		fmt.Fprintln(r.e.stdout, say(lang, "notagreed", p.Principal.Name))
+		return false, nil
+	}
+	fmt.Fprintln(r.e.stdout, say(lang, "agreed", p.Principal.Name))
 	return true, nil
-}
-
-func (r *recorder) find(name string) (participant, bool) {
-	for _, pt := range r.parts {
-		if strings.EqualFold(pt.p.Name, name) || pt.id == name {
-			return pt, true
-		}
-	}
-	return participant{}, false
 }
 
 func cmdRecord(e *env, args []string) int {
@@ -187,18 +171,26 @@ func cmdRecord(e *env, args []string) int {
 	callInput := fs.String("call-input", "", "the other side of the call, recorded as the right channel: a device from 'assent devices', or none (default: settings, else what this computer plays)")
 	dur := fs.Duration("duration", 0, "stop after this long, e.g. 30m (default: until stopped)")
 	lang := fs.String("lang", "", "notice language for participants without [lang] (default: settings, else en)")
-	verbal := fs.Bool("verbal", false, "participants answer aloud on the call; the first participant (the host) attests each answer")
+	verbal := fs.Bool("verbal", false, "the host (the first participant) answers on screen, reads the notice aloud to the others and types their spoken answers; their consent is recorded as verbal, attested by the host")
 	noChime := fs.Bool("no-chime", false, "do not play the start/pause/stop chime")
 	var specs stringList
-	fs.Var(&specs, "participant", "a participant: \"Name\", \"Name <email>\", optionally followed by a language like [nl] (repeat for each)")
+	fs.Var(&specs, "participant", "a participant: \"Name\", \"Name <email>\", optionally followed by a language like [nl] (repeat for each; the first is the host)")
 	if c := parse(fs, args); c >= 0 {
 		return c
+	}
+	durSet := false
+	fs.Visit(func(f *flag.Flag) { durSet = durSet || f.Name == "duration" })
+	if durSet && *dur <= 0 {
+		return fail(e, ExitUsage, "--duration %s: give a positive length such as 30m or 1h30m (leave it out to record until you stop)", *dur)
 	}
 	if fs.NArg() > 0 {
 		return fail(e, ExitUsage, "unexpected argument %q; participants go with --participant", fs.Arg(0))
 	}
 	if len(specs) == 0 {
 		return fail(e, ExitUsage, "name at least one participant with --participant \"Name <email>\" (include yourself: everyone on the call must agree)")
+	}
+	if *verbal && len(specs) < 2 {
+		return fail(e, ExitUsage, "--verbal needs the host (the first --participant) and at least one other participant: the host attests the others' spoken answers, never their own")
 	}
 	ws, code := open(e)
 	if code >= 0 {
@@ -209,9 +201,9 @@ func cmdRecord(e *env, args []string) int {
 	if defLang == "" {
 		defLang = cfg.Language
 	}
-	set, _, err := workspace.Notices(cfg)
+	set, _, _, err := workspace.NoticesAt(cfg, config.Path())
 	if err != nil {
-		return fail(e, ExitFailed, "cannot prepare the recording notice: %v", err)
+		return fail(e, ExitFailed, "nothing was recorded: %v", err)
 	}
 	if defLang == "" || set.Texts[defLang] == nil {
 		if *lang != "" {
@@ -219,9 +211,9 @@ func cmdRecord(e *env, args []string) int {
 		}
 		defLang = "en"
 	}
-	var parts []participant
+	var people []consent.Principal
 	var vparts []vault.Participant
-	for i, s := range specs {
+	for _, s := range specs {
 		p, err := parseParticipant(s, defLang)
 		if err != nil {
 			return fail(e, ExitUsage, "%v", err)
@@ -229,7 +221,7 @@ func cmdRecord(e *env, args []string) int {
 		if set.Texts[p.Lang] == nil {
 			return fail(e, ExitUsage, "the notice is not available in %q (for %s); available: %s", p.Lang, p.Name, strings.Join(set.Langs(), ", "))
 		}
-		parts = append(parts, participant{id: fmt.Sprintf("p%d", i+1), p: p})
+		people = append(people, p)
 		vparts = append(vparts, vault.Participant{Name: p.Name, Email: p.Email})
 	}
 	if *title == "" {
@@ -247,12 +239,11 @@ func cmdRecord(e *env, args []string) int {
 	id := w.ID()
 
 	chimes := &chimePlayer{e: e, on: cfg.Chime && !*noChime, beep: cfg.Beep}
-	call, err := recording.Start(recording.Config{RecordingID: id, Notices: set, Signer: ws.vault.Signer(),
-		Source: src, Store: w, Cue: chimes.cue})
+	call, ids, err := recording.Begin(recording.Config{RecordingID: id, Notices: set, Signer: ws.vault.Signer(),
+		Source: src, Store: w, Cue: chimes.cue,
+		Discard: func() error { _ = w.Close(); return ws.vault.Delete(id) }}, people)
 	if err != nil {
 		src.Close()
-		_ = w.Close()
-		_ = ws.vault.Delete(id)
 		return fail(e, ExitFailed, "%v", err)
 	}
 	warnSilentSide(e, call) // devices.go
@@ -262,22 +253,13 @@ func cmdRecord(e *env, args []string) int {
 	if *dur > 0 {
 		con.stop = time.After(*dur)
 	}
-	r := &recorder{e: e, con: con, call: call, set: set, minAge: set.Org.MinAge, method: consent.OnScreen,
-		host: parts[0].id, shown: map[string]bool{}, parts: parts}
-	if *verbal {
-		r.method = consent.VerbalAttested
-	}
-	for _, pt := range parts {
-		if _, err := call.Add(pt.id, pt.p); err != nil {
-			return r.finish(id, ws, chimes, err)
-		}
-	}
+	r := &recorder{e: e, con: con, call: call, set: set, minAge: set.Org.MinAge, verbal: *verbal, hostLang: people[0].Lang}
 	if _, err := call.RequestRecording(); err != nil {
 		return r.finish(id, ws, chimes, err)
 	}
-	fmt.Fprintf(e.stdout, "Assent will record \"%s\" only after all %d participants agreed.\n", *title, len(parts))
-	for _, pt := range parts {
-		ok, err := r.ask(pt)
+	fmt.Fprintf(e.stdout, "Assent will record \"%s\" only after all %d participants agreed.\n", *title, len(ids))
+	for _, p := range call.State().Participants {
+		ok, err := r.ask(p)
 		if err != nil || !ok {
 			return r.finish(id, ws, chimes, err)
 		}
@@ -285,11 +267,13 @@ func cmdRecord(e *env, args []string) int {
 	return r.finish(id, ws, chimes, r.loop())
 }
 
+const commandHelp = "commands: 'w WHO' withdraw (number, first name or full name; stops at once), 'j NAME [<email>] [lang]' someone joined, 'l' list, 'p' pause, 'r' resume, 's' stop"
+
 // loop runs while recording: it handles commands until stopped.
 func (r *recorder) loop() error {
 	st := r.call.State()
 	if st.GateOpen {
-		fmt.Fprintln(r.e.stdout, "● recording started. Commands + Enter: 'w NAME' withdraw (stops at once), 'j NAME' someone joined, 'p' pause, 'r' resume, 's' stop.")
+		fmt.Fprintln(r.e.stdout, "● recording started. "+commandHelp+".")
 	}
 	for {
 		l, err := r.con.line()
@@ -302,6 +286,8 @@ func (r *recorder) loop() error {
 		case "":
 		case "s", "stop", "q":
 			return nil
+		case "l", "list":
+			fmt.Fprintln(r.e.stdout, r.list())
 		case "p", "pause":
 			if _, err := r.call.Pause(); err != nil {
 				fmt.Fprintf(r.e.stdout, "cannot pause: %v\n", err)
@@ -316,22 +302,21 @@ func (r *recorder) loop() error {
 				fmt.Fprintln(r.e.stdout, "● recording resumed.")
 			}
 		case "w", "withdraw":
-			pt, ok := r.find(arg)
-			if !ok {
-				fmt.Fprintf(r.e.stdout, "no participant %q; participants: %s\n", arg, r.names())
+			p, err := r.call.Find(arg)
+			if err != nil {
+				fmt.Fprintf(r.e.stdout, "%v\n%s\n", err, r.list())
 				continue
 			}
-			attest := ""
-			if r.method == consent.VerbalAttested {
-				attest = r.host
+			method := consent.OnScreen
+			if r.verbal {
+				method = consent.VerbalAttested
 			}
-			r.withdrew = pt.p.Name
-			if _, err := r.call.Withdraw(pt.id, r.method, attest); err != nil {
+			if _, err := r.call.WithdrawBy(p.ID, method); err != nil {
 				return err
 			}
 			return nil
 		case "j", "join":
-			p, err := parseParticipant(arg, r.parts[0].p.Lang)
+			p, err := parseParticipant(arg, r.hostLang)
 			if err != nil {
 				fmt.Fprintln(r.e.stdout, err)
 				continue
@@ -340,32 +325,53 @@ func (r *recorder) loop() error {
 				fmt.Fprintf(r.e.stdout, "no notice in %q; available: %s\n", p.Lang, strings.Join(r.set.Langs(), ", "))
 				continue
 			}
-			pt := participant{id: fmt.Sprintf("p%d", len(r.parts)+1), p: p}
-			r.parts = append(r.parts, pt)
-			if _, err := r.call.Add(pt.id, p); err != nil {
+			// The gate closes in this very call, before anything is shown.
+			pid, rejoined, st, err := r.call.Joined(p)
+			if errors.Is(err, recording.ErrAlreadyPresent) {
+				fmt.Fprintf(r.e.stdout, "%s is already on the call.\n", p.Name)
+				continue
+			}
+			if err != nil {
 				return err
 			}
+			if rejoined && st.GateOpen {
+				fmt.Fprintf(r.e.stdout, "%s is back; they agreed earlier in this call. ● recording continues.\n", p.Name)
+				continue
+			}
 			fmt.Fprintf(r.e.stdout, "❚❚ %s joined — recording paused until they agree.\n", p.Name)
-			ok, err := r.ask(pt)
-			if err != nil || !ok {
-				return err
+			var joiner consent.ParticipantState
+			for _, x := range st.Participants {
+				if x.ID == pid {
+					joiner = x
+				}
+			}
+			if joiner.Consent != consent.StatusGiven {
+				ok, err := r.ask(joiner)
+				if err != nil || !ok {
+					return err
+				}
 			}
 			if r.call.State().GateOpen {
 				fmt.Fprintln(r.e.stdout, "● recording resumed.")
 			}
 		default:
-			fmt.Fprintln(r.e.stdout, "commands: 'w NAME' withdraw, 'j NAME' someone joined, 'p' pause, 'r' resume, 's' stop")
+			fmt.Fprintln(r.e.stdout, commandHelp)
 		}
 	}
 }
 
-func (r *recorder) names() string {
-	var n []string
-	for _, pt := range r.parts {
-		n = append(n, pt.p.Name)
+// list numbers the participants as 'w' accepts them.
+func (r *recorder) list() string {
+	var b strings.Builder
+	b.WriteString("participants:")
+	for i, p := range r.call.State().Participants {
+		state := "not present"
+		if p.Present {
+			state = strings.TrimPrefix(string(p.Consent), "Consent")
+		}
+		fmt.Fprintf(&b, "\n  %d. %s (%s)", i+1, p.Principal.Name, strings.ToLower(state))
 	}
-	sort.Strings(n)
-	return strings.Join(n, ", ")
+	return b.String()
 }
 
 // finish stops the call and reports; cause is what ended it (nil: a normal stop).
@@ -378,28 +384,28 @@ func (r *recorder) finish(id string, ws *session, chimes *chimePlayer, cause err
 	if cause == nil {
 		cause = err
 	}
+	out := r.call.Outcome()
+	who := out.Who
 	secs := float64(st.Offset) / audio.SampleRate
-	if st.Offset == 0 {
-		// Nothing was recorded: keep no audio-free recording around.
-		if derr := ws.vault.Delete(id); derr != nil {
-			fmt.Fprintf(r.e.stderr, "assent: could not remove the empty recording %s: %v\n", id, derr)
-		}
+	if !out.Kept {
+		// Nothing was recorded; recording.Call removed the empty recording.
 		switch {
-		case r.refused != "":
-			return fail(r.e, ExitRefused, "%s did not agree — nothing was recorded", r.refused)
+		case out.Reason == recording.RefusedBy:
+			return fail(r.e, ExitRefused, "%s did not agree — nothing was recorded", who)
 		case cause != nil:
 			return fail(r.e, ExitFailed, "nothing was recorded: %v", cause)
-		case r.withdrew != "":
-			return fail(r.e, ExitRefused, "%s withdrew — nothing was recorded", r.withdrew)
+		case out.Reason == recording.WithdrawnBy:
+			return fail(r.e, ExitRefused, "%s withdrew — nothing was recorded", who)
 		default:
 			return fail(r.e, ExitRefused, "stopped before everyone agreed — nothing was recorded")
 		}
 	}
-	if r.withdrew != "" {
-		fmt.Fprintf(r.e.stdout, "■ %s withdrew consent — recording stopped at once.\n", r.withdrew)
-	} else if r.refused != "" {
-		fmt.Fprintf(r.e.stdout, "■ %s did not agree — recording stopped; nothing of them was recorded.\n", r.refused)
-	} else {
+	switch out.Reason {
+	case recording.WithdrawnBy:
+		fmt.Fprintf(r.e.stdout, "■ %s withdrew consent — recording stopped at once.\n", who)
+	case recording.RefusedBy:
+		fmt.Fprintf(r.e.stdout, "■ %s did not agree — recording stopped; nothing of them was recorded.\n", who)
+	default:
 		fmt.Fprintln(r.e.stdout, "■ recording stopped.")
 	}
 	sum, _ := ws.vault.Get(id)

@@ -40,6 +40,20 @@ type OrgParams struct {
 	Transfer             string // cross-border transfer statement
 	SupervisoryAuthority string // where to complain
 	Jurisdiction         string // legal system of the controller, e.g. "EU" or "NL"
+	// DPO is the data protection officer and how to reach them ("" = none);
+	// a notice that has {{.DPOLine}} states it.
+	DPO string `json:",omitempty"`
+	// Purposes are purpose ids (see [PurposeIDs]); default note-taking and
+	// coaching. The notice states them ({{.PurposesText}}) and the record
+	// lists them.
+	Purposes []string `json:",omitempty"`
+	// Languages are the notice languages offered (default: every language
+	// the notice version has).
+	Languages []string `json:",omitempty"`
+	// Extra is the organisation's own text per language, shown at the end
+	// of the notice ({{.ExtraText}}). If set, it must exist for every
+	// language offered: no participant reads another language's text.
+	Extra map[string]string `json:",omitempty"`
 }
 
 // WithDefaults returns p with empty optional fields set to Assent's defaults
@@ -112,7 +126,7 @@ func (p OrgParams) Validate() error {
 	case p.MinAge < MinMinAge || p.MinAge > MaxMinAge:
 		return fmt.Errorf("%w: minimum age %d is outside %d–%d", ErrBadOrg, p.MinAge, MinMinAge, MaxMinAge)
 	}
-	return nil
+	return p.validateMore()
 }
 
 // NoticeRef names exactly the text a participant was shown.
@@ -135,7 +149,9 @@ type NoticeSet struct {
 	ID      string
 	Version string
 	Org     OrgParams          // with defaults applied
+	Given   OrgParams          // as given (before defaults)
 	Texts   map[string]*Notice // by language
+	Policy  *PolicyRef         // the signed policy it was rendered from, if any
 }
 
 // Langs returns the languages of the set, sorted.
@@ -269,7 +285,7 @@ func render(t fs.FS, id, version, lang string, org OrgParams) (*Notice, error) {
 		return nil, fmt.Errorf("%w: notice template %s: %v", ErrNoNotice, name, err)
 	}
 	var b bytes.Buffer
-	if err := tpl.Execute(&b, org.localized(lang)); err != nil {
+	if err := tpl.Execute(&b, noticeDataFor(org, lang)); err != nil {
 		return nil, fmt.Errorf("%w: notice template %s: %v; it may only use the fields of OrgParams", ErrNoNotice, name, err)
 	}
 	text := b.String()
@@ -293,10 +309,10 @@ func (l *Library) RenderSet(id, version string, org OrgParams) (*NoticeSet, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading notice %s version %s: %v", ErrNoNotice, id, version, err)
 	}
-	set := &NoticeSet{ID: id, Version: version, Org: org.WithDefaults(), Texts: map[string]*Notice{}}
+	set := &NoticeSet{ID: id, Version: version, Org: org.WithDefaults(), Given: org, Texts: map[string]*Notice{}}
 	for _, e := range ents {
 		lang, ok := strings.CutSuffix(e.Name(), ".md")
-		if e.IsDir() || !ok || !langRe.MatchString(lang) {
+		if e.IsDir() || !ok || !langRe.MatchString(lang) || !org.offers(lang) {
 			continue
 		}
 		n, err := render(t, id, version, lang, org)
@@ -307,6 +323,16 @@ func (l *Library) RenderSet(id, version string, org OrgParams) (*NoticeSet, erro
 	}
 	if len(set.Texts) == 0 {
 		return nil, fmt.Errorf("%w: notice %s version %s has no <lang>.md texts", ErrNoNotice, id, version)
+	}
+	for l := range set.Texts {
+		if len(org.Extra) > 0 && strings.TrimSpace(org.Extra[l]) == "" {
+			return nil, fmt.Errorf("%w: the organisation's extra text is missing in %q; give it in every language offered (or limit the languages offered)", ErrBadOrg, l)
+		}
+	}
+	for _, l := range org.Languages {
+		if set.Texts[l] == nil {
+			return nil, fmt.Errorf("%w: the organisation offers language %q but notice %s version %s has no %s.md", ErrNoNotice, l, id, version, l)
+		}
 	}
 	return set, nil
 }

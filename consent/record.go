@@ -53,6 +53,7 @@ type Record struct {
 	MinAge           int          `json:"minAge"`
 	WithdrawalMethod string       `json:"withdrawalMethod"`
 	Notice           NoticeSetRef `json:"notice"`
+	Facts            *Facts       `json:"facts,omitempty"` // the other facts the notice states (absent in older records)
 	Events           []Event      `json:"events"`
 	Signature        *Signature   `json:"signature"`
 }
@@ -115,6 +116,7 @@ func (r *Record) HeaderHash() string {
 		c.field("lang", t.Lang)
 		c.field("sha256", t.SHA256)
 	}
+	c.facts(r.Facts)
 	return c.sum()
 }
 

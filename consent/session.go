@@ -28,6 +28,13 @@ type Config struct {
 	WithdrawalMethod string           // default: a sentence on how to withdraw
 	Signer           crypto.Signer    // required; the device's Ed25519 key
 	Now              func() time.Time // default time.Now
+	// OpenDelay holds the gate shut for this long after an event opened it
+	// (default 0). Live capture is read with some delay (the sound
+	// server's and PortAudio's buffers, a busy machine): a buffer read just
+	// after consent was given may have been captured just before. Dropping
+	// what is read within OpenDelay of the opening keeps such sound out; it
+	// never admits anything the gate would not.
+	OpenDelay time.Duration
 }
 
 // DefaultPurposes are the purposes of a recording unless configured.
@@ -40,6 +47,8 @@ const DefaultWithdrawalMethod = "Say \"stop recording\" or press Withdraw on the
 type Session struct {
 	mu     sync.Mutex
 	m      *machine
+	delay  time.Duration
+	settle time.Time // Admit admits nothing before this (OpenDelay after the gate opened)
 	rec    *Record
 	offset int64
 	signer crypto.Signer
@@ -80,6 +89,9 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, fmt.Errorf("%w: record id %q must be 1–128 of letters, digits, '.', '_' or '-'", ErrBadConfig, cfg.RecordID)
 	}
 	if len(cfg.Purposes) == 0 {
+		cfg.Purposes = cfg.Notices.Org.Purposes
+	}
+	if len(cfg.Purposes) == 0 {
 		cfg.Purposes = DefaultPurposes
 	}
 	if cfg.WithdrawalMethod == "" {
@@ -106,6 +118,7 @@ func NewSession(cfg Config) (*Session, error) {
 		MinAge:           org.MinAge,
 		WithdrawalMethod: cfg.WithdrawalMethod,
 		Notice:           set,
+		Facts:            factsOf(cfg.Notices),
 		Events:           []Event{},
 	}
 	probe := r.clone()
@@ -115,7 +128,11 @@ func NewSession(cfg Config) (*Session, error) {
 	if err := validateRecord(probe); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
-	return &Session{m: newMachine(set, org.MinAge), rec: r, signer: cfg.Signer, now: cfg.Now, subs: map[int]*subscriber{}}, nil
+	if cfg.OpenDelay < 0 {
+		return nil, fmt.Errorf("%w: negative open delay %s", ErrBadConfig, cfg.OpenDelay)
+	}
+	return &Session{m: newMachine(set, org.MinAge), rec: r, signer: cfg.Signer, now: cfg.Now, delay: cfg.OpenDelay,
+		subs: map[int]*subscriber{}}, nil
 }
 
 // Admit implements [Gate]: it returns whether the gate is open and, if so,
@@ -125,6 +142,9 @@ func (s *Session) Admit(frames int) bool {
 	defer s.mu.Unlock()
 	if !s.m.open() {
 		return false
+	}
+	if s.delay > 0 && s.now().Before(s.settle) {
+		return false // read just after the gate opened: maybe captured before
 	}
 	if frames > 0 {
 		s.offset += int64(frames)
@@ -183,9 +203,12 @@ func (s *Session) applyLocked(in Event) (State, error) {
 	case AgeConfirmed:
 		e.MinAge = s.m.minAge
 	}
-	wasStarted := s.m.started
+	wasStarted, wasOpen := s.m.started, s.m.open()
 	if err := s.appendLocked(e); err != nil {
 		return s.stateLocked(), err
+	}
+	if !wasOpen && s.m.open() {
+		s.settle = s.now().Add(s.delay)
 	}
 	if !wasStarted && s.m.open() {
 		if err := s.appendLocked(Event{Type: RecordingStarted}); err != nil {

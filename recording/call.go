@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
@@ -48,10 +49,24 @@ type Config struct {
 	// Cue, if set, is called (on its own goroutine, in order) when the
 	// phase changes, so the caller can play the start / pause / stop chime.
 	Cue func(from, to consent.Phase)
+	// Discard, if set, removes the recording when the call ends having
+	// admitted nothing (a refusal, or a stop before everyone agreed): no
+	// audio-free recording is kept. Begin also calls it after a failed start.
+	Discard func() error
+	// OpenDelay is consent.Config.OpenDelay: sound read within this time
+	// after the gate opened is dropped, because it may have been captured
+	// before (0 = DefaultOpenDelay; negative = none, for sources that are
+	// not live).
+	OpenDelay time.Duration
 	// PacketsPerPage and SealEvery tune the pipeline (0 = defaults: 1 s
 	// pages, a sealed segment every 4 pages).
 	PacketsPerPage, SealEvery int
 }
+
+// DefaultOpenDelay bounds how late live capture is read (sound server and
+// PortAudio buffers, a busy machine): what is read this soon after the gate
+// opened is dropped, so nothing said before the last consent is kept.
+const DefaultOpenDelay = 300 * time.Millisecond
 
 // Call is one call being recorded. All methods are safe for concurrent use.
 type Call struct {
@@ -65,6 +80,16 @@ type Call struct {
 	done   chan struct{}
 	runErr error
 	cancel func()
+
+	op       sync.Mutex // serialises the compound operations of rules.go
+	n        int        // last participant number handed out
+	joinHold bool       // HoldForJoin paused the recording
+
+	meta    sync.Mutex // guards the fields below
+	host    string
+	late    map[string]bool
+	outcome Outcome
+	ended   bool
 }
 
 // ErrSaveRecord wraps a failure to store the consent record. The call is
@@ -77,7 +102,14 @@ func Start(cfg Config) (*Call, error) {
 	if cfg.Store == nil || cfg.Source == nil {
 		return nil, errors.New("recording: a call needs a store and an audio source")
 	}
-	sess, err := consent.NewSession(consent.Config{RecordingID: cfg.RecordingID, Notices: cfg.Notices, Signer: cfg.Signer})
+	delay := cfg.OpenDelay
+	switch {
+	case delay == 0:
+		delay = DefaultOpenDelay
+	case delay < 0:
+		delay = 0
+	}
+	sess, err := consent.NewSession(consent.Config{RecordingID: cfg.RecordingID, Notices: cfg.Notices, Signer: cfg.Signer, OpenDelay: delay})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +119,7 @@ func Start(cfg Config) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{})}
+	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{}), late: map[string]bool{}}
 	seals.bind(c) // recovery branch (seal.go)
 	// The empty record is saved before any audio can exist.
 	if err := c.saveLocked(); err != nil {
@@ -208,7 +240,21 @@ func (c *Call) Stop() (consent.State, error) {
 		c.cancel()
 		c.cancel = nil
 	}
-	return c.sess.State(), firstErr
+	st := c.sess.State()
+	c.meta.Lock()
+	first := !c.ended
+	c.ended = true
+	if first {
+		c.outcome.Kept = st.Offset > 0
+	}
+	c.meta.Unlock()
+	if first && st.Offset == 0 && c.cfg.Discard != nil {
+		// Nothing was admitted: keep no audio-free recording around.
+		if err := c.cfg.Discard(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("recording: nothing was recorded, but the empty recording could not be removed: %w", err)
+		}
+	}
+	return st, firstErr
 }
 
 // Convenience wrappers for the events a host's UI produces.

@@ -48,10 +48,9 @@ type Config struct {
 // Default is the configuration of a fresh install.
 func Default() Config {
 	return Config{
-		Org: consent.OrgParams{
-			Controller: "the organisation of the person recording this call",
-			Contact:    "the person recording this call",
-		}.WithDefaults(),
+		// No organisation facts: a fresh install asks for the controller
+		// and contact and refuses to record until they are set (a
+		// placeholder must never reach a participant).
 		Chime: true,
 	}
 }
@@ -110,8 +109,7 @@ func Parse(b []byte) (Config, error) {
 	if dec.More() {
 		return Default(), fmt.Errorf("%w: extra data after the settings object", ErrBadConfig)
 	}
-	c.Org = c.Org.WithDefaults()
-	if err := c.Org.Validate(); err != nil {
+	if err := c.Org.ValidateStored(); err != nil {
 		return Default(), fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	if c.DeleteAfterSyncDays < 0 || c.MaxLocalDays < 0 {
@@ -122,7 +120,7 @@ func Parse(b []byte) (Config, error) {
 
 // Save writes the settings atomically (temp file, fsync, rename).
 func Save(path string, c Config) error {
-	if err := c.Org.Validate(); err != nil {
+	if err := c.Org.ValidateStored(); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(c, "", "  ")

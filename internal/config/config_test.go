@@ -11,8 +11,13 @@ func TestLoadMissingGivesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Org.RetentionMonths != 36 || c.Org.MinAge != 16 || !c.Chime {
+	if o := c.Org.WithDefaults(); o.RetentionMonths != 36 || o.MinAge != 16 || !c.Chime {
 		t.Fatalf("defaults not applied: %+v", c)
+	}
+	// No placeholder text: a fresh install has no controller or contact,
+	// and recording is refused until they are set.
+	if c.Org.Controller != "" || c.Org.Contact != "" || !c.Org.Unset() {
+		t.Fatalf("the default settings name an organisation: %+v", c.Org)
 	}
 }
 
@@ -53,7 +58,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b)
 		if err == nil {
-			if verr := c.Org.Validate(); verr != nil {
+			if verr := c.Org.ValidateStored(); verr != nil {
 				t.Fatalf("Parse accepted an invalid org: %v", verr)
 			}
 		}

@@ -368,11 +368,7 @@ func levels(ms *audio.Meters) []float64 {
 
 // Languages implements app.Backend.
 func (b *Backend) Languages() []string {
-	set, _, err := workspace.Notices(b.config())
-	if err != nil {
-		return []string{"en"}
-	}
-	return set.Langs()
+	return workspace.Languages(b.config(), b.cfgPath)
 }
 
 func (b *Backend) config() config.Config {
@@ -383,7 +379,7 @@ func (b *Backend) config() config.Config {
 
 // Notice implements app.Backend.
 func (b *Backend) Notice(lang string) (app.Notice, error) {
-	set, _, err := workspace.Notices(b.config())
+	set, _, _, err := workspace.NoticesAt(b.config(), b.cfgPath)
 	if err != nil {
 		return app.Notice{}, err
 	}
@@ -540,6 +536,7 @@ func (b *Backend) Receipt(id string) (string, error) {
 // Apply implements app.Backend: the user's settings go into the shared
 // settings file (the command line reads the same).
 func (b *Backend) Apply(s app.Settings) error {
+	months := b.Org().RetentionMonths
 	b.mu.Lock()
 	c := b.cfg
 	c.Input, c.CallInput = settingToConfig(s.InputDevice), settingToConfig(s.CallDevice) // devices.go
@@ -549,13 +546,18 @@ func (b *Backend) Apply(s app.Settings) error {
 		c.Org.MinAge = s.MinimumAge
 	}
 	if s.RetentionDays >= 0 {
+		// The laptop copy's lifetime; it never outlasts what the notice
+		// tells participants (months of 31 days, so never shorter either).
 		c.DeleteAfterSyncDays = s.RetentionDays
+		if months > 0 && c.DeleteAfterSyncDays > months*31 {
+			c.DeleteAfterSyncDays = months * 31
+		}
 	}
 	if s.ServerURL != "" {
 		c.ServerURL = s.ServerURL
 	}
 	b.mu.Unlock()
-	if err := c.Org.Validate(); err != nil {
+	if err := c.Org.ValidateStored(); err != nil {
 		return err
 	}
 	if err := config.Save(b.cfgPath, c); err != nil {

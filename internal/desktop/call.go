@@ -28,7 +28,7 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		return nil, errors.New("add at least one participant — everyone on the call, you included, must agree")
 	}
 	cfg := b.config()
-	set, _, err := workspace.Notices(cfg)
+	set, _, _, err := workspace.NoticesAt(cfg, b.cfgPath)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +44,10 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		return nil, err
 	}
 	var vparts []vault.Participant
+	var people []consent.Principal
 	for _, p := range setup.Participants {
 		vparts = append(vparts, vault.Participant{Name: p.Name, Email: p.Email})
+		people = append(people, consent.Principal{Name: p.Name, Email: p.Email, Lang: noticeLang(set, p.Lang)})
 	}
 	title := strings.TrimSpace(setup.Title)
 	if title == "" {
@@ -60,30 +62,39 @@ func (b *Backend) NewCall(setup app.CallSetup) (app.Call, error) {
 		src.Close()
 		return nil, err
 	}
-	c := &call{b: b, v: v, id: w.ID(), set: set, names: map[string]string{}, late: map[string]bool{}, links: map[string]app.ConsentLink{}}
+	c := &call{b: b, v: v, id: w.ID(), set: set, links: map[string]app.ConsentLink{}}
 	chime := cfg.Chime
-	rc, err := recording.Start(recording.Config{RecordingID: w.ID(), Notices: set, Signer: v.Signer(), Source: src, Store: w,
+	rc, ids, err := recording.Begin(recording.Config{RecordingID: w.ID(), Notices: set, Signer: v.Signer(), Source: src, Store: w,
+		Discard: func() error { _ = w.Close(); return v.Delete(w.ID()) },
 		Cue: func(from, to consent.Phase) {
 			if chime {
 				c.cue(from, to)
 			}
-		}})
+		}}, people)
 	if err != nil {
 		src.Close()
-		_ = w.Close()
-		_ = v.Delete(w.ID())
 		return nil, err
 	}
 	c.rc = rc
-	for _, p := range setup.Participants {
-		if _, err := c.add(p, false); err != nil {
-			_ = c.Stop()
+	for _, id := range ids {
+		if _, err := rc.Ask(id); err != nil { // the notice is on screen from now on
+			_, _ = rc.Stop()
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
+// noticeLang is lang if the notice exists in it, else English.
+func noticeLang(set *consent.NoticeSet, lang string) string {
+	if set.Texts[lang] == nil {
+		return "en"
+	}
+	return lang
+}
+
+// call adapts a recording.Call (which owns every rule of the call) to the
+// app's Call interface.
 type call struct {
 	b   *Backend
 	v   *vault.Vault
@@ -91,72 +102,42 @@ type call struct {
 	id  string
 	set *consent.NoticeSet
 
-	mu       gosync.Mutex
-	n        int
-	names    map[string]string // participant id → name
-	late     map[string]bool
-	host     string
-	reason   app.EndReason
-	who      string
-	ended    bool
-	kept     bool
-	started  bool
-	chimes   recording.Chimes // used only from the Cue callback
-	endErr   error
-	chimeOut gosync.WaitGroup
-	links    map[string]app.ConsentLink // remote consent links by participant id ("" = shared)
-	spoke    bool                       // the spoken announcement was played
+	mu      gosync.Mutex
+	started bool
+	chimes  recording.Chimes           // used only from the Cue callback
+	links   map[string]app.ConsentLink // remote consent links by participant id ("" = shared)
+	spoke   bool                       // the spoken announcement was played
+	kicked  bool                       // sync was told about the kept recording
 }
 
-func (c *call) add(p app.ParticipantInfo, late bool) (string, error) {
-	lang := p.Lang
-	if c.set.Texts[lang] == nil {
-		lang = "en"
-	}
-	c.mu.Lock()
-	c.n++
-	id := fmt.Sprintf("p%d", c.n)
-	c.names[id] = p.Name
-	c.late[id] = late
-	if c.host == "" {
-		c.host = id
-	}
-	c.mu.Unlock()
-	if _, err := c.rc.Add(id, consent.Principal{Name: p.Name, Email: p.Email, Lang: lang}); err != nil {
-		return "", err
-	}
-	if _, err := c.rc.Ask(id); err != nil {
-		return "", err
-	}
-	return id, nil
-}
-
-// State implements app.Call.
+// State implements app.Call. It only reads: a call ended elsewhere (a
+// remote refusal or withdrawal) was finished by recording.Call itself.
 func (c *call) State() app.CallState {
 	st := c.rc.State()
-	if st.Phase == consent.PhaseStopped || st.Phase == consent.PhaseRefused {
-		// A remote refusal or withdrawal stopped the session on another
-		// goroutine: finish the call (keep or discard what was recorded)
-		// before reporting it ended. end is idempotent.
-		c.mu.Lock()
-		ended := c.ended
-		c.mu.Unlock()
-		if !ended {
-			_ = c.end()
-			st = c.rc.State()
-		}
+	out := c.rc.Outcome()
+	cs := app.CallState{Recorded: time.Duration(st.Offset) * time.Second / audio.SampleRate, Levels: levels(c.rc.Meters()),
+		Warning: silentSideWarning(c.rc.Meters()), Who: out.Who}
+	switch out.Reason {
+	case recording.StoppedByHost:
+		cs.Reason = app.StoppedByHost
+	case recording.RefusedBy:
+		cs.Reason = app.RefusedBy
+	case recording.WithdrawnBy:
+		cs.Reason = app.WithdrawnBy
+	case recording.Failed:
+		cs.Reason, cs.Err = app.FailedReason, c.rc.Err()
+	}
+	if out.Kept {
+		cs.RecordingID = c.id
+		c.kick()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	cs := app.CallState{Recorded: time.Duration(st.Offset) * time.Second / audio.SampleRate, Levels: levels(c.rc.Meters()), Warning: silentSideWarning(c.rc.Meters()),
-		Reason: c.reason, Who: c.who, Err: c.endErr}
-	if c.kept {
-		cs.RecordingID = c.id
-	}
+	started := c.started
+	c.mu.Unlock()
 	held := false
 	for _, p := range st.Participants {
 		ap := app.Participant{ID: p.ID, ParticipantInfo: app.ParticipantInfo{Name: p.Principal.Name, Email: p.Principal.Email, Lang: p.Principal.Lang},
-			Late: c.late[p.ID]}
+			Late: c.rc.Late(p.ID)}
 		switch p.Consent {
 		case consent.StatusGiven:
 			ap.State = app.Given
@@ -173,7 +154,7 @@ func (c *call) State() app.CallState {
 		case consent.Remote:
 			ap.Method = app.Remote
 		}
-		if p.Present && ap.State != app.Given && c.late[p.ID] {
+		if p.Present && ap.State != app.Given && ap.Late {
 			held = true
 		}
 		if p.Present {
@@ -181,27 +162,18 @@ func (c *call) State() app.CallState {
 		}
 	}
 	switch {
-	case c.ended || st.Phase == consent.PhaseStopped || st.Phase == consent.PhaseRefused:
+	case out.Reason != recording.NotEnded:
 		cs.Phase = app.PhaseEnded
 	case st.Phase == consent.PhaseRecording:
 		cs.Phase = app.PhaseRecording
+	case st.Phase == consent.PhasePaused && st.Last == consent.RecordingPaused && c.rc.Holding():
+		cs.Phase = app.PhaseHeld
 	case st.Phase == consent.PhasePaused:
 		cs.Phase = app.PhasePaused
-	case held || (c.started && st.Phase == consent.PhaseWaiting):
+	case held || (started && st.Phase == consent.PhaseWaiting):
 		cs.Phase = app.PhaseHeld
 	default:
 		cs.Phase = app.PhaseAsking
-	}
-	if cs.Phase == app.PhaseEnded && cs.Reason == app.NotEnded {
-		cs.Reason = app.StoppedByHost
-		for _, p := range st.Participants { // ended by an answer given elsewhere (remote)
-			switch p.Consent {
-			case consent.StatusWithdrawn:
-				cs.Reason, cs.Who = app.WithdrawnBy, p.Principal.Name
-			case consent.StatusRefused:
-				cs.Reason, cs.Who = app.RefusedBy, p.Principal.Name
-			}
-		}
 	}
 	select {
 	case <-c.rc.Done():
@@ -213,43 +185,20 @@ func (c *call) State() app.CallState {
 	return cs
 }
 
-func (c *call) attest(m app.Method) (consent.Method, string) {
-	if m == app.VerbalAttested {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return consent.VerbalAttested, c.host
+// kick tells sync once that a recording was kept.
+func (c *call) kick() {
+	c.mu.Lock()
+	first := !c.kicked
+	c.kicked = true
+	c.mu.Unlock()
+	if first && c.b.sync != nil {
+		c.b.sync.kick()
 	}
-	return consent.OnScreen, ""
 }
 
 // Decide implements app.Call.
 func (c *call) Decide(id string, d app.Decision) error {
-	m, by := c.attest(d.Method)
-	var lang *consent.NoticeRef
-	if d.Lang != "" {
-		lang = &consent.NoticeRef{Lang: d.Lang}
-	}
-	if !d.Agree || !d.AgeConfirmed {
-		reason := ""
-		if d.Agree && !d.AgeConfirmed {
-			reason = "below the minimum age"
-		}
-		c.mu.Lock()
-		c.reason, c.who = app.RefusedBy, c.names[id]
-		c.mu.Unlock()
-		_, err := c.rc.Apply(consent.Event{Type: consent.ConsentRefused, Participant: id, Method: m, AttestedBy: by, Notice: lang, Reason: reason})
-		c.end()
-		return err
-	}
-	if d.Lang != "" {
-		if _, err := c.rc.Apply(consent.Event{Type: consent.ConsentRequested, Participant: id, Notice: lang}); err != nil {
-			return err
-		}
-	}
-	if _, err := c.rc.Apply(consent.Event{Type: consent.AgeConfirmed, Participant: id, Method: m, AttestedBy: by}); err != nil {
-		return err
-	}
-	_, err := c.rc.Apply(consent.Event{Type: consent.ConsentGiven, Participant: id, Method: m, AttestedBy: by, Notice: lang})
+	_, err := c.rc.Decide(id, recording.Decision{Agree: d.Agree, AgeConfirmed: d.AgeConfirmed, Method: d.Method, Lang: d.Lang})
 	return err
 }
 
@@ -257,11 +206,13 @@ func (c *call) Decide(id string, d app.Decision) error {
 func (c *call) Start() error {
 	st := c.rc.State()
 	var waiting []string
-	c.mu.Lock()
-	for _, id := range st.Waiting {
-		waiting = append(waiting, c.names[id])
+	for _, p := range st.Participants {
+		for _, id := range st.Waiting {
+			if p.ID == id {
+				waiting = append(waiting, p.Principal.Name)
+			}
+		}
 	}
-	c.mu.Unlock()
 	if len(waiting) > 0 {
 		return fmt.Errorf("not everyone has agreed yet: waiting for %s", strings.Join(waiting, ", "))
 	}
@@ -274,21 +225,37 @@ func (c *call) Start() error {
 	return nil
 }
 
-// Join implements app.Call: the gate closes at once until they agree.
+// HoldForJoin implements app.Call: "Someone joined" closes the gate before
+// the host is asked who it is.
+func (c *call) HoldForJoin() error { _, err := c.rc.HoldForJoin(); return err }
+
+// CancelJoin implements app.Call: the host closed the form without a name.
+func (c *call) CancelJoin() error { _, err := c.rc.CancelJoin(); return err }
+
+// Join implements app.Call: the gate is closed (it already was after
+// HoldForJoin) until they agree; the notice is shown to them next.
 func (c *call) Join(p app.ParticipantInfo) (string, error) {
 	if strings.TrimSpace(p.Name) == "" {
 		return "", errors.New("type the name of the person who joined")
 	}
-	return c.add(p, true)
+	id, rejoined, _, err := c.rc.Joined(consent.Principal{Name: p.Name, Email: p.Email, Lang: noticeLang(c.set, p.Lang)})
+	if err != nil {
+		if errors.Is(err, recording.ErrAlreadyPresent) {
+			return "", fmt.Errorf("%s is already on the call", strings.TrimSpace(p.Name))
+		}
+		return "", err
+	}
+	if !rejoined {
+		if _, err := c.rc.Ask(id); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
 }
 
 // Withdraw implements app.Call: the recording stops at once.
 func (c *call) Withdraw(id string) error {
-	c.mu.Lock()
-	c.reason, c.who = app.WithdrawnBy, c.names[id]
-	c.mu.Unlock()
-	_, err := c.rc.Withdraw(id, consent.OnScreen, "")
-	c.end()
+	_, err := c.rc.WithdrawBy(id, consent.OnScreen)
 	return err
 }
 
@@ -300,36 +267,15 @@ func (c *call) Resume() error { _, err := c.rc.Resume(); return err }
 
 // Stop implements app.Call.
 func (c *call) Stop() error {
-	c.mu.Lock()
-	if c.reason == app.NotEnded {
-		c.reason = app.StoppedByHost
+	_, err := c.rc.Stop()
+	if err != nil && errors.Is(err, consent.ErrTransition) {
+		err = nil
 	}
-	c.mu.Unlock()
-	return c.end()
+	return err
 }
 
-// end stops capture once; a call that recorded nothing leaves nothing behind.
-func (c *call) end() error {
-	st, err := c.rc.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return c.endErr
-	}
-	c.ended = true
-	if err != nil && !errors.Is(err, consent.ErrTransition) {
-		c.endErr = err
-	}
-	if st.Offset == 0 {
-		_ = c.v.Delete(c.id)
-	} else {
-		c.kept = true
-		if c.b.sync != nil {
-			c.b.sync.kick()
-		}
-	}
-	return c.endErr
-}
+// end finishes the call (used when a remote answer ended it).
+func (c *call) end() error { return c.Stop() }
 
 func (c *call) cue(from, to consent.Phase) {
 	ch, ok := c.chimes.For(from, to)

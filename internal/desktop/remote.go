@@ -11,7 +11,6 @@ import (
 	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/sync/remote"
-	"github.com/assent-app/assent/sync/server/consentpage"
 )
 
 // deviceToken reads the device token of the configured server from the OS
@@ -73,36 +72,11 @@ func (c *call) ConsentLink(participantID string) (app.ConsentLink, error) {
 	return link, nil
 }
 
-// remoteAnswer is called for each remote answer after it was applied: a
-// refusal or withdrawal ends the call like one on screen does.
-func (c *call) remoteAnswer(a remote.Answer, st consent.State, err error) {
-	if err != nil {
-		return
-	}
-	name := a.Name
-	for _, p := range st.Participants {
-		if p.ID == a.Participant {
-			name = p.Principal.Name
-		}
-	}
-	switch a.Decision {
-	case consentpage.Refused:
-		c.mu.Lock()
-		c.reason, c.who = app.RefusedBy, name
-		c.names[a.Participant] = name
-		c.mu.Unlock()
-		_ = c.end()
-	case consentpage.Withdrawn:
-		c.mu.Lock()
-		c.reason, c.who = app.WithdrawnBy, name
-		c.mu.Unlock()
-		_ = c.end()
-	default:
-		c.mu.Lock()
-		c.names[a.Participant] = name
-		c.mu.Unlock()
-	}
-}
+// remoteAnswer is called for each remote answer after it was applied. A
+// refusal or withdrawal has already ended the call inside recording.Call
+// (which stops capture and discards a call that admitted nothing); the
+// app reads why from State.
+func (c *call) remoteAnswer(remote.Answer, consent.State, error) {}
 
 // announce plays the spoken "this call is being recorded" notice in the
 // languages of the people present, after the start chime.

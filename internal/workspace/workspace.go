@@ -7,12 +7,9 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/config"
 	"github.com/assent-app/assent/vault"
@@ -62,20 +59,10 @@ func CloseRecovered(record []byte, sealed vault.SealedAudio, signer ed25519.Priv
 	return consent.Recover(record, sealed.Segments, sealed.End, signer, time.Now())
 }
 
-// Notices renders the current notice set for the settings: the
-// organisation's own notice directory first, then the shipped notices.
+// Notices renders the current notice set for the settings at
+// config.Path(); see NoticesAt.
 func Notices(cfg config.Config) (*consent.NoticeSet, *consent.Library, error) {
-	trees := []fs.FS{}
-	if cfg.NoticeDir != "" {
-		trees = append(trees, os.DirFS(cfg.NoticeDir))
-	}
-	trees = append(trees, assets.Notices())
-	lib := consent.NewLibrary(trees...)
-	ver, err := lib.Latest(consent.DefaultNoticeID)
-	if err != nil {
-		return nil, nil, err
-	}
-	set, err := lib.RenderSet(consent.DefaultNoticeID, ver, cfg.Org)
+	set, lib, _, err := NoticesAt(cfg, config.Path())
 	return set, lib, err
 }
 
@@ -113,6 +100,9 @@ func Export(v *vault.Vault, id, dir string) ([]string, error) {
 	extras, err := Receipts(v, id)
 	if err != nil {
 		return nil, err
+	}
+	for name, b := range NoticeFiles(v, id) {
+		extras[name] = b
 	}
 	return v.Export(id, dir, extras)
 }
