@@ -3,6 +3,8 @@ package audio
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,85 +94,90 @@ func TestRealDefaultsRecordBothSides(t *testing.T) {
 // only is in the right channel; speech played into the old one is not.
 func TestRealCallAudioFollowsDefaultOutput(t *testing.T) {
 	testenv.RequirePulse(t)
-	srv := pulsetest.Start(t)
-	wavFar, far := speechWAV(t, "Hello, this is the customer. I am going to keep talking while you plug in your headset, "+
-		"and every word I say before and after the switch should be in your recording, in the right channel, without a gap.")
-	wavNew, onNew := speechWAV(t, "Now I am only in your headset.")
-	wavOld, onOld := speechWAV(t, "Music from another tab on the laptop speakers.")
-	srv.Listen(t, "speakers.monitor")
-	srv.Listen(t, "headset.monitor")
-	src, err := OpenCapture(CaptureConfig{CallInput: CallOutput})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := src.(*paSource)
-	var switched time.Duration
-	pcm, _ := captureWhile(t, src, func() {
-		wait := srv.Play(t, "both", wavFar)
-		time.Sleep(2500 * time.Millisecond)
-		t0 := time.Now()
-		srv.Pactl(t, "set-default-sink", "headset")
-		for ps.Following()[1] != "headset.monitor" {
-			if time.Since(t0) > 5*time.Second {
-				t.Errorf("capture did not follow the new default output within 5 s (captures %q)", ps.Following())
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
+	// An ALSA xrun on an overloaded machine drops a buffer of the far end
+	// (the same weakness as the stereo test's, docs/audio.md): one retry,
+	// and both attempts failing fails the test.
+	retryOnce(t, func(tr *attempt) {
+		srv := pulsetest.Start(t)
+		wavFar, far := speechWAV(t, "Hello, this is the customer. I am going to keep talking while you plug in your headset, "+
+			"and every word I say before and after the switch should be in your recording, in the right channel, without a gap.")
+		wavNew, onNew := speechWAV(t, "Now I am only in your headset.")
+		wavOld, onOld := speechWAV(t, "Music from another tab on the laptop speakers.")
+		srv.Listen(t, "speakers.monitor")
+		srv.Listen(t, "headset.monitor")
+		src, err := OpenCapture(CaptureConfig{CallInput: CallOutput})
+		if err != nil {
+			t.Fatal(err)
 		}
-		switched = time.Since(t0)
-		wait()
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); srv.Play(t, "headset", wavNew)() }()
-		go func() { defer wg.Done(); srv.Play(t, "speakers", wavOld)() }()
-		wg.Wait()
+		ps := src.(*paSource)
+		var switched time.Duration
+		pcm, _ := captureWhile(t, src, func() {
+			wait := srv.Play(t, "both", wavFar)
+			time.Sleep(2500 * time.Millisecond)
+			t0 := time.Now()
+			srv.Pactl(t, "set-default-sink", "headset")
+			for ps.Following()[1] != "headset.monitor" {
+				if time.Since(t0) > 5*time.Second {
+					tr.Errorf("capture did not follow the new default output within 5 s (captures %q)", ps.Following())
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			switched = time.Since(t0)
+			wait()
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); srv.Play(t, "headset", wavNew)() }()
+			go func() { defer wg.Done(); srv.Play(t, "speakers", wavOld)() }()
+			wg.Wait()
+		})
+		tr.Logf("capture followed the new default output %v after pactl set-default-sink", switched.Round(time.Millisecond))
+		if ps.Switches() != 1 {
+			tr.Fatalf("%d switches, want 1", ps.Switches())
+		}
+		right := toFloat(pcm.Channel(1))
+		whole, lag := alignedCorrelation(far, right, len(right))
+		tr.Logf("right channel ~ far end, whole speech across the switch: %.3f", whole)
+		if whole < 0.75 {
+			tr.Errorf("the far end's speech is not whole in the right channel (%.3f)", whole)
+		}
+		// Every voiced half second sits at the same lag ± one buffer.
+		const piece = SampleRate / 2
+		checked, worst := 0, 0
+		for off := 0; off+piece <= len(far); off += piece {
+			a := far[off : off+piece]
+			if energy(a) < 0.2*energy(far) {
+				continue // a pause: nothing to find
+			}
+			best, at := -2.0, 0
+			for d := -3 * FrameSize; d <= 3*FrameSize; d += 4 {
+				if c := correlationAt(a, right, off+lag+d); c > best {
+					best, at = c, d
+				}
+			}
+			for d := at - 3; d <= at+3; d++ {
+				if c := correlationAt(a, right, off+lag+d); c > best {
+					best, at = c, d
+				}
+			}
+			checked++
+			worst = max(worst, at, -at)
+			// One buffer, plus 1 ms for how exactly a lag is found through Opus.
+			if best < 0.8 || at < -FrameSize-48 || at > FrameSize+48 {
+				tr.Errorf("far-end speech at %.1f s: correlation %.3f, shifted %d samples (a gap or repeat)", float64(off)/SampleRate, best, at)
+			}
+		}
+		tr.Logf("%d voiced half seconds, largest shift %d samples (one buffer = %d)", checked, worst, FrameSize)
+		if checked < 6 {
+			tr.Fatalf("only %d voiced pieces checked", checked)
+		}
+		if c, _ := alignedCorrelation(onNew, right, len(right)); c < 0.85 {
+			tr.Errorf("speech played into the new default output only: %.3f in the right channel, want > 0.85", c)
+		}
+		if c, _ := alignedCorrelation(onOld, right, len(right)); c > 0.3 {
+			tr.Errorf("speech played into the old output after the switch is in the right channel (%.3f)", c)
+		}
 	})
-	t.Logf("capture followed the new default output %v after pactl set-default-sink", switched.Round(time.Millisecond))
-	if ps.Switches() != 1 {
-		t.Fatalf("%d switches, want 1", ps.Switches())
-	}
-	right := toFloat(pcm.Channel(1))
-	whole, lag := alignedCorrelation(far, right, len(right))
-	t.Logf("right channel ~ far end, whole speech across the switch: %.3f", whole)
-	if whole < 0.75 {
-		t.Errorf("the far end's speech is not whole in the right channel (%.3f)", whole)
-	}
-	// Every voiced half second sits at the same lag ± one buffer.
-	const piece = SampleRate / 2
-	checked, worst := 0, 0
-	for off := 0; off+piece <= len(far); off += piece {
-		a := far[off : off+piece]
-		if energy(a) < 0.2*energy(far) {
-			continue // a pause: nothing to find
-		}
-		best, at := -2.0, 0
-		for d := -3 * FrameSize; d <= 3*FrameSize; d += 4 {
-			if c := correlationAt(a, right, off+lag+d); c > best {
-				best, at = c, d
-			}
-		}
-		for d := at - 3; d <= at+3; d++ {
-			if c := correlationAt(a, right, off+lag+d); c > best {
-				best, at = c, d
-			}
-		}
-		checked++
-		worst = max(worst, at, -at)
-		// One buffer, plus 1 ms for how exactly a lag is found through Opus.
-		if best < 0.8 || at < -FrameSize-48 || at > FrameSize+48 {
-			t.Errorf("far-end speech at %.1f s: correlation %.3f, shifted %d samples (a gap or repeat)", float64(off)/SampleRate, best, at)
-		}
-	}
-	t.Logf("%d voiced half seconds, largest shift %d samples (one buffer = %d)", checked, worst, FrameSize)
-	if checked < 6 {
-		t.Fatalf("only %d voiced pieces checked", checked)
-	}
-	if c, _ := alignedCorrelation(onNew, right, len(right)); c < 0.85 {
-		t.Errorf("speech played into the new default output only: %.3f in the right channel, want > 0.85", c)
-	}
-	if c, _ := alignedCorrelation(onOld, right, len(right)); c > 0.3 {
-		t.Errorf("speech played into the old output after the switch is in the right channel (%.3f)", c)
-	}
 }
 
 // TestRealMicrophoneFollowsDefaultInput: the default input changes (a
@@ -202,5 +209,51 @@ func TestRealMicrophoneFollowsDefaultInput(t *testing.T) {
 	mono := toFloat(pcm.Channel(0))
 	if c, _ := alignedCorrelation(speech, mono, len(mono)); c < 0.9 {
 		t.Fatalf("speech into the new default input: correlation %.3f, want > 0.9", c)
+	}
+}
+
+// attempt collects one try's failures so a test can retry once: Fatalf
+// ends the try, not the test.
+type attempt struct {
+	t      *testing.T
+	failed []string
+}
+
+type attemptAbort struct{}
+
+func (a *attempt) Errorf(format string, args ...any) {
+	a.failed = append(a.failed, fmt.Sprintf(format, args...))
+}
+func (a *attempt) Fatalf(format string, args ...any) {
+	a.Errorf(format, args...)
+	panic(attemptAbort{})
+}
+func (a *attempt) Logf(format string, args ...any) { a.t.Logf(format, args...) }
+
+// retryOnce runs body up to twice; the test fails with the second try's
+// failures if both fail.
+func retryOnce(t *testing.T, body func(a *attempt)) {
+	t.Helper()
+	for try := 1; try <= 2; try++ {
+		a := &attempt{t: t}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					if _, ok := r.(attemptAbort); !ok {
+						panic(r)
+					}
+				}
+			}()
+			body(a)
+		}()
+		if len(a.failed) == 0 {
+			return
+		}
+		t.Logf("attempt %d failed: %s", try, strings.Join(a.failed, "; "))
+		if try == 2 {
+			for _, f := range a.failed {
+				t.Error(f)
+			}
+		}
 	}
 }
