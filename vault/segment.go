@@ -213,7 +213,7 @@ func (w *SegmentWriter) sealLocked() error {
 	s.f = nil
 	final := filepath.Join(w.dir, segName(s.n))
 	if err == nil {
-		err = os.Rename(s.path, final)
+		err = rename(s.path, final)
 	}
 	if err == nil {
 		err = syncDir(w.dir)
