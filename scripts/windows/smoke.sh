@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# smoke.sh — run the cross-built bin/assent.exe under Wine (private prefix,
+# null ALSA sound device, scripts/windows/wine.sh) and check what a rep does
+# first: version, devices (PortAudio must list WASAPI inputs), list, key
+# export, a short recording with typed consent that leaves sealed, encrypted
+# segments, and list showing it. Then the platform tests (paths, durable
+# rename, locks across processes) and the Credential Manager size test run
+# as Windows programs under the same Wine.
+# Output and logs: artifacts/windows/ (the exported key stays in build/).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$(pwd)"
+export WINBUILD="${WINBUILD:-$root/build/windows}"
+GO="${GO:-go}"
+exe="${EXE:-bin/assent.exe}"
+art="$root/artifacts/windows"
+mkdir -p "$art"
+wine="$root/scripts/windows/wine.sh"
+step() { printf '\nwindows-smoke: %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+die() { echo "windows-smoke: FAIL: $*" >&2; exit 1; }
+[ -f "$exe" ] || die "$exe is missing; run make windows first"
+start=$(date +%s)
+
+# A fresh Windows user profile for Assent each run: no vault, no settings
+# and no keys from a previous run (the Wine prefix itself is kept).
+step "fresh Wine prefix state"
+"$wine" cmd /c echo ready >/dev/null 2>&1 || die "Wine does not start (see $WINBUILD/wineboot.log)"
+user="$(ls "$WINBUILD/wine/drive_c/users" | grep -vx Public | head -1)"
+profile="$WINBUILD/wine/drive_c/users/$user"
+rm -rf "$profile/AppData/Local/Assent" "$profile/AppData/Roaming/Assent"
+# Keys from an earlier run live in Wine's Credential Manager (its registry);
+# the new vault gets new ones, the old ones are simply unused.
+
+run() { # run NAME ARGS... : assent.exe ARGS under Wine, output in $art/NAME.txt
+  local name="$1"; shift
+  "$wine" "$exe" "$@" >"$art/$name.txt" 2>"$art/$name.err" || {
+    cat "$art/$name.txt" "$art/$name.err" >&2; die "assent $* exited with $?"; }
+}
+
+step "assent version"
+run version version
+cat "$art/version.txt"
+grep -q "^assent [0-9]" "$art/version.txt" || die "version printed no version"
+
+step "assent devices"
+run devices devices
+cat "$art/devices.txt"
+grep -qi "WASAPI" "$art/devices.txt" || die "PortAudio listed no WASAPI input"
+grep -qi "MME" "$art/devices.txt" || die "PortAudio listed no MME input"
+# Record through a WASAPI input (the host API the app prefers on Windows).
+wasapi_in="$(grep -i wasapi "$art/devices.txt" | head -1 | sed 's/^[* ]*//' | awk '{ print $1 }')"
+
+step "assent list (empty vault, created in %LOCALAPPDATA%)"
+run list-empty list
+cat "$art/list-empty.txt"
+vault="$profile/AppData/Local/Assent"
+[ -f "$vault/vault.json" ] || die "no vault in %LOCALAPPDATA%\\Assent ($vault)"
+[ ! -e "$HOME/.local/share/assent/vault.json" ] || [ "$HOME/.local/share/assent/vault.json" -ot "$art/list-empty.txt" ] ||
+  die "the Windows build wrote a vault under the Linux HOME"
+
+step "assent key export"
+key="$WINBUILD/smoke-key.txt"
+"$wine" "$exe" key export >"$key" 2>"$art/key-export.err" || { cat "$art/key-export.err" >&2; die "key export failed"; }
+grep -q "^AGE-SECRET-KEY-1" "$key" || die "key export wrote no age identity"
+echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), kept in $key, not shown"
+grep -rqs "AGE-SECRET-KEY" "$vault" && die "the secret key is in the vault directory: it must only be in Credential Manager"
+
+step "assent record (typed consent, 6 s through ${wasapi_in:+WASAPI device $wasapi_in}${wasapi_in:-the default input})"
+printf 'I agree\nyes\n' | "$wine" "$exe" record --title "Windows smoke" --no-chime --duration 6s \
+  ${wasapi_in:+--input "$wasapi_in"} --participant "Ana Silva <ana@example.com>" \
+  >"$art/record.txt" 2>"$art/record.err" || { cat "$art/record.txt" "$art/record.err" >&2; die "record failed"; }
+cat "$art/record.txt" | grep -v '^$' | tail -8
+
+step "assent list (shows the recording)"
+run list list
+cat "$art/list.txt"
+grep -q "Windows smoke" "$art/list.txt" || die "list does not show the recording"
+
+step "the recording is sealed and encrypted"
+segs=("$vault"/recordings/*/seg-*.age)
+[ -f "${segs[0]}" ] || die "no sealed segment (seg-*.age) in $vault/recordings"
+ls "$vault"/recordings/*/ | sed 's/^/  /'
+for s in "${segs[@]}"; do
+  head -c 21 "$s" | grep -q "^age-encryption.org/v1" || die "$s is not an age file"
+  if grep -aq "OggS\|OpusHead" "$s"; then die "$s holds plaintext Ogg/Opus"; fi
+done
+ls "$vault"/recordings/*/*.part >/dev/null 2>&1 && die "an unsealed .part file was left behind"
+echo "${#segs[@]} sealed segment(s), each an age file with no plaintext Ogg inside"
+if command -v age >/dev/null 2>&1; then
+  age -d -i "$key" "${segs[0]}" >"$WINBUILD/smoke-seg1.ogg" || die "the stock age CLI cannot decrypt the segment with the exported key"
+  head -c 4 "$WINBUILD/smoke-seg1.ogg" | grep -q OggS || die "the decrypted segment is not Ogg"
+  grep -aq OpusHead "$WINBUILD/smoke-seg1.ogg" || die "the decrypted first segment has no Opus header"
+  echo "the stock age CLI decrypts segment 1 with the exported key: an Ogg Opus stream"
+  rm -f "$WINBUILD/smoke-seg1.ogg"
+fi
+
+step "platform and keyring tests as Windows programs"
+tests="$WINBUILD/tests"
+mkdir -p "$tests"
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $GO test -c -o "$tests/platform.test.exe" ./internal/platform
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $GO test -c -o "$tests/vault.test.exe" ./vault
+"$wine" "$tests/platform.test.exe" -test.v -test.count=1 2>&1 | tee "$art/platform-test.txt" | grep -E '^(--- |ok|PASS|FAIL)'
+grep -q '^PASS' "$art/platform-test.txt" || die "internal/platform tests failed under Wine"
+ASSENT_TEST_KEYRING=1 "$wine" "$tests/vault.test.exe" -test.v -test.count=1 \
+  -test.run '^TestNeverPlaintextAtRest_KeysFitCredentialManager$' 2>&1 | tee "$art/keyring-test.txt" | grep -E '^(--- |ok|PASS|FAIL)|keyring_size'
+grep -q '^PASS' "$art/keyring-test.txt" || die "the Credential Manager test failed under Wine"
+
+step "passed in $(( $(date +%s) - start )) s"
