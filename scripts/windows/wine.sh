@@ -33,7 +33,7 @@ fi
 
 shim_src="$root/scripts/windows/bcryptprimitives.c"
 shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
-stamp="$WINEPREFIX/.assent-ready-$(sha256sum "$shim_src" | cut -c1-12)"
+stamp="$WINEPREFIX/.assent-ready-$(cat "$shim_src" "$0" | sha256sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   mkdir -p "$whome"
   printf 'pcm.!default { type null }\nctl.!default { type hw card 0 }\n' >"$whome/.asoundrc"
@@ -45,6 +45,8 @@ if [ ! -f "$stamp" ]; then
     "$wineserver_bin" -w 2>/dev/null || true
     echo "windows/wine.sh: created the Wine prefix $WINEPREFIX in $(( $(date +%s) - start )) s" >&2
   fi
+  # Go 1.26 supports Windows 10 and later; make the prefix say it is one.
+  "$WINE" reg add 'HKCU\Software\Wine' /v Version /d win10 /f >/dev/null 2>&1
   x86_64-w64-mingw32-gcc -O2 -shared -s -o "$shim" "$shim_src" -lbcrypt
   rm -f "$WINEPREFIX"/.assent-ready-*
   touch "$stamp"
