@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/assent-app/assent/audio"
+	"github.com/assent-app/assent/internal/platform"
 )
 
 func cmdDevices(e *env, args []string) int {
@@ -16,7 +17,7 @@ func cmdDevices(e *env, args []string) int {
 		return fail(e, ExitFailed, "%v", err)
 	}
 	if len(devs) == 0 {
-		return fail(e, ExitFailed, "no audio input device found — connect a microphone or start a sound server (PulseAudio/PipeWire)")
+		return fail(e, ExitFailed, "no audio input device found — %s", platform.NoInputFix())
 	}
 	for _, d := range devs {
 		mark := " "

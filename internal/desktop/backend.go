@@ -20,6 +20,7 @@ import (
 	"github.com/assent-app/assent/audio"
 	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/config"
+	"github.com/assent-app/assent/internal/platform"
 	"github.com/assent-app/assent/internal/workspace"
 	"github.com/assent-app/assent/vault"
 )
@@ -86,7 +87,7 @@ func (b *Backend) Checks() []app.Check {
 		out = append(out, app.Check{Name: "Keyring", OK: true}, app.Check{Name: "Encryption key", OK: true})
 	case errors.As(err, &ke):
 		out = append(out, app.Check{Name: "Keyring", Problem: err.Error(),
-			Fix: "Install and unlock a Secret Service (GNOME Keyring or KeePassXC) in your desktop session, then reopen Assent. Assent never keeps keys or audio unencrypted."},
+			Fix: platform.KeyringFix() + ", then reopen Assent. Assent never keeps keys or audio unencrypted."},
 			app.Check{Name: "Encryption key", Problem: "The device key lives in the keyring, which is not available.", Fix: "Fix the keyring first."})
 	default:
 		out = append(out, app.Check{Name: "Keyring", OK: true},
@@ -95,7 +96,7 @@ func (b *Backend) Checks() []app.Check {
 	devs, err := audio.Devices()
 	switch {
 	case err != nil:
-		out = append(out, app.Check{Name: "Sound server", Problem: err.Error(), Fix: "Start PulseAudio or PipeWire (on most desktops, log out and in again), then reopen Assent."},
+		out = append(out, app.Check{Name: "Sound server", Problem: err.Error(), Fix: platform.SoundFix() + ", then reopen Assent."},
 			app.Check{Name: "Input device", Problem: "Without a sound server no microphone can be found.", Fix: "Fix the sound server first."})
 	case len(devs) == 0:
 		out = append(out, app.Check{Name: "Sound server", OK: true},
