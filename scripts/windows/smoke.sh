@@ -67,7 +67,10 @@ grep -q "^AGE-SECRET-KEY-1" "$key" || die "key export wrote no age identity"
 echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), kept in $key, not shown"
 grep -rqs "AGE-SECRET-KEY" "$vault" && die "the secret key is in the vault directory: it must only be in Credential Manager"
 
-step "assent record (typed consent, 6 s through ${wasapi_in:+WASAPI device $wasapi_in}${wasapi_in:-the default input})"
+step "assent record (typed consent, 6 s, input ${wasapi_in:-default}${wasapi_in:+ = WASAPI})"
+# ALSA's null device has no clock, so under Wine capture runs faster than
+# real time and 6 s of wall time give more seconds of (silent) audio; on
+# Windows the device is the clock.
 # Consent is typed on stdin, which stays open while recording (its end
 # would stop the recording); --duration ends it.
 fifo="$WINBUILD/smoke-stdin"
