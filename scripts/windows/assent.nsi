@@ -5,7 +5,8 @@
 ; and an uninstaller listed in Settings > Apps. Uninstalling removes the
 ; program, never the recordings (%LOCALAPPDATA%\Assent) or the keys in
 ; Credential Manager: those are deleted from inside Assent.
-Unicode true
+; A 64-bit installer for a 64-bit program (and Wine without 32-bit support runs it).
+Target amd64-unicode
 !include "MUI2.nsh"
 
 Name "Assent"
