@@ -111,6 +111,28 @@ if command -v age >/dev/null 2>&1; then
   rm -f "$WINBUILD/smoke-seg1.ogg"
 fi
 
+step "the app window (no arguments) on a private X display"
+if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 && command -v import >/dev/null 2>&1; then
+  disp=":$(( 60 + RANDOM % 30 ))"
+  Xvfb "$disp" -screen 0 1280x800x24 >/dev/null 2>&1 & xvfb=$!
+  sleep 1
+  ASSENT_WINE_DISPLAY="$disp" timeout 120 "$wine" "$exe" >"$art/app.txt" 2>&1 & app=$!
+  found=""
+  for _ in $(seq 90); do
+    if DISPLAY="$disp" xdotool search --name '^Assent' >/dev/null 2>&1; then found=1; break; fi
+    sleep 1
+  done
+  # Fyne draws a moment after the window maps.
+  [ -z "$found" ] || { sleep 5; DISPLAY="$disp" import -window root "$art/app-window.png"; }
+  kill "$app" 2>/dev/null || true; wait "$app" 2>/dev/null || true
+  kill "$xvfb" 2>/dev/null || true; wait "$xvfb" 2>/dev/null || true
+  [ -n "$found" ] || { cat "$art/app.txt" >&2; die "the app window did not open under Wine"; }
+  echo "the app window opened; screenshot: artifacts/windows/app-window.png"
+else
+  echo "skipped: needs Xvfb, xdotool and ImageMagick (make test installs them)"
+  [ "${CI:-}" != true ] || die "under CI the app window must be checked; install xvfb xdotool imagemagick"
+fi
+
 step "platform and keyring tests as Windows programs"
 tests="$WINBUILD/tests"
 mkdir -p "$tests"

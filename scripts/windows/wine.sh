@@ -21,7 +21,9 @@ export WINEDEBUG="${WINEDEBUG:--all}"
 export WINEDLLOVERRIDES="mscoree,mshtml=;winepulse.drv=d;bcryptprimitives=n,b"
 whome="$WINBUILD/wine-home"
 export HOME="$whome"
-unset DISPLAY WAYLAND_DISPLAY PULSE_SERVER PULSE_SOURCE PULSE_SINK XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS
+# ASSENT_WINE_DISPLAY lets the smoke test show the app window on its own Xvfb.
+if [ -n "${ASSENT_WINE_DISPLAY:-}" ]; then export DISPLAY="$ASSENT_WINE_DISPLAY"; else unset DISPLAY; fi
+unset WAYLAND_DISPLAY PULSE_SERVER PULSE_SOURCE PULSE_SINK XDG_RUNTIME_DIR DBUS_SESSION_BUS_ADDRESS
 # Assent's own overrides would point the Windows program at Linux paths.
 unset ASSENT_HOME ASSENT_CONFIG XDG_CONFIG_HOME XDG_DATA_HOME
 
