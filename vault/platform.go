@@ -23,3 +23,7 @@ func syncDir(dir string) error { return platform.SyncDir(dir) }
 // the lock when its holder dies, so a held lock means a live writer
 // (platform.TryLock: flock on Unix, LockFileEx on Windows).
 func tryLock(path string) (unlock func(), held bool, err error) { return platform.TryLock(path) }
+
+// diskFull recognises the system's own full-disk errors (on Windows
+// ERROR_DISK_FULL and friends, which syscall.ENOSPC never matches).
+func diskFull(err error) bool { return platform.IsDiskFull(err) }
