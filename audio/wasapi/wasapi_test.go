@@ -133,3 +133,28 @@ func TestBadInputGetsClearError_LoopbackOpensOrSaysWhy(t *testing.T) {
 		t.Fatal("Read after Close succeeded")
 	}
 }
+
+// FuzzDownmix: whatever bytes a sound driver hands over, downmix gives one
+// sample per whole frame, each in [-1, 1] and never NaN, and never panics.
+func FuzzDownmix(f *testing.F) {
+	f.Add(lef32(0.5, -0.5, 1, 0.5), uint8(2), uint8(1))
+	f.Add(le16(16384, -32768, 7), uint8(1), uint8(2))
+	f.Add([]byte{0xff, 0xff, 0xc0, 0x7f, 0, 0, 0x80, 0x7f}, uint8(1), uint8(1)) // NaN, +Inf
+	f.Fuzz(func(t *testing.T, src []byte, channels, format uint8) {
+		ch := int(channels % 9)
+		sf := sampleFormat(format%3 + 1)
+		got := downmix(nil, src, ch, sf)
+		want := 0
+		if ch > 0 {
+			want = len(src) / (ch * sf.bytes())
+		}
+		if len(got) != want {
+			t.Fatalf("%d samples from %d bytes of %d channels, want %d", len(got), len(src), ch, want)
+		}
+		for _, v := range got {
+			if v != v || v < -1 || v > 1 {
+				t.Fatalf("sample %v out of [-1, 1]", v)
+			}
+		}
+	})
+}
