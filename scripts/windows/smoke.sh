@@ -50,8 +50,6 @@ run devices devices
 cat "$art/devices.txt"
 grep -qi "WASAPI" "$art/devices.txt" || die "PortAudio listed no WASAPI input"
 grep -qi "MME" "$art/devices.txt" || die "PortAudio listed no MME input"
-# Record through a WASAPI input (the host API the app prefers on Windows).
-wasapi_in="$(grep -i wasapi "$art/devices.txt" | head -1 | sed 's/^[* ]*//' | awk '{ print $1 }')"
 
 step "assent list (empty vault, created in %LOCALAPPDATA%)"
 run list-empty list
@@ -67,24 +65,37 @@ grep -q "^AGE-SECRET-KEY-1" "$key" || die "key export wrote no age identity"
 echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), kept in $key, not shown"
 grep -rqs "AGE-SECRET-KEY" "$vault" && die "the secret key is in the vault directory: it must only be in Credential Manager"
 
-step "assent record (typed consent, 6 s, input ${wasapi_in:-default}${wasapi_in:+ = WASAPI})"
+step "assent record (typed consent, 6 s, through the WASAPI input)"
 # ALSA's null device has no clock, so under Wine capture runs faster than
 # real time and 6 s of wall time give more seconds of (silent) audio; on
 # Windows the device is the clock.
 # Consent is typed on stdin, which stays open while recording (its end
 # would stop the recording); --duration ends it.
-fifo="$WINBUILD/smoke-stdin"
-rm -f "$fifo"; mkfifo "$fifo"
-timeout 300 "$wine" "$exe" record --title "Windows smoke" --no-chime --duration 6s \
-  ${wasapi_in:+--input "$wasapi_in"} --participant "Ana Silva <ana@example.com>" \
-  <"$fifo" >"$art/record.txt" 2>"$art/record.err" &
-rec=$!
-exec 7>"$fifo"
-printf 'I agree\nyes\n' >&7
-rc=0; wait $rec || rc=$?
-exec 7>&-
-rm -f "$fifo"
+# PortAudio's device numbers are not stable: in a new Wine prefix the first
+# listing can differ from later ones. So the number is looked up again right
+# before recording, and looked up once more if it moved in between.
+record() {
+  wasapi_in="$("$wine" "$exe" devices 2>/dev/null | grep -i wasapi | head -1 | sed 's/^[* ]*//' | awk '{ print $1 }')"
+  local fifo="$WINBUILD/smoke-stdin" rc=0
+  rm -f "$fifo"; mkfifo "$fifo"
+  timeout 300 "$wine" "$exe" record --title "Windows smoke" --no-chime --duration 6s \
+    ${wasapi_in:+--input "$wasapi_in"} --participant "Ana Silva <ana@example.com>" \
+    <"$fifo" >"$art/record.txt" 2>"$art/record.err" &
+  local rec=$!
+  exec 7>"$fifo"
+  printf 'I agree\nyes\n' >&7
+  wait $rec || rc=$?
+  exec 7>&-
+  rm -f "$fifo"
+  return $rc
+}
+rc=0; record || rc=$?
+if [ "$rc" != 0 ] && grep -q "no input device number" "$art/record.err"; then
+  echo "the WASAPI input moved ($(cat "$art/record.err")); looking it up again"
+  rc=0; record || rc=$?
+fi
 if [ "$rc" != 0 ]; then cat "$art/record.txt" "$art/record.err" >&2; die "record exited with $rc"; fi
+echo "recorded through input $wasapi_in (Windows WASAPI)"
 grep -q "agreed" "$art/record.txt" || die "record did not take the typed consent"
 cat "$art/record.txt" | grep -v '^$' | tail -8
 
