@@ -6,7 +6,8 @@
 # segments, and list showing it. Then the platform tests (paths, durable
 # rename, locks across processes) and the Credential Manager size test run
 # as Windows programs under the same Wine.
-# Output and logs: artifacts/windows/ (the exported key stays in build/).
+# Output and logs: artifacts/windows/ (the exported key is never shown and
+# is deleted once the stock age CLI has used it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
@@ -62,7 +63,7 @@ step "assent key export"
 key="$WINBUILD/smoke-key.txt"
 "$wine" "$exe" key export >"$key" 2>"$art/key-export.err" || { cat "$art/key-export.err" >&2; die "key export failed"; }
 grep -q "^AGE-SECRET-KEY-1" "$key" || die "key export wrote no age identity"
-echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), kept in $key, not shown"
+echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), not shown; deleted after the decryption check"
 grep -rqs "AGE-SECRET-KEY" "$vault" && die "the secret key is in the vault directory: it must only be in Credential Manager"
 
 step "assent record (typed consent, 6 s, through the WASAPI input)"
@@ -125,6 +126,7 @@ if command -v age >/dev/null 2>&1; then
   echo "the stock age CLI decrypts segment 1 with the exported key: an Ogg Opus stream"
   rm -f "$WINBUILD/smoke-seg1.ogg"
 fi
+rm -f "$key" # a test key, but a secret all the same: not left lying around
 
 step "the app window (no arguments) on a private X display"
 if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 && command -v import >/dev/null 2>&1; then
