@@ -33,9 +33,9 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 # --- deb-src ------------------------------------------------------------
-# Source entries already there (in any file) are enough.
+# Enough when apt already knows the source packages (from any entry).
 have_src() {
-  grep -rqsE '^[[:space:]]*(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null
+  apt-cache showsrc portaudio19 2>/dev/null | grep -q '^Package:'
 }
 srcfile=/etc/apt/sources.list.d/assent-deb-src.sources
 updated=""
