@@ -7,6 +7,7 @@ FUZZTIME  ?= 10s
 PKGS      := ./...
 
 .PHONY: all deps deps-build build run server test vet fmt-check unit fuzz e2e bench package clean
+.PHONY: windows windows-smoke package-windows darwin-check darwin
 
 all: build
 
@@ -52,6 +53,28 @@ bench: deps build
 package: deps-build
 	@cp FyneApp.toml /tmp/FyneApp.toml.assent-bak
 	$(GO) tool fyne package --os linux --release; rc=$$?; cp /tmp/FyneApp.toml.assent-bak FyneApp.toml; exit $$rc
+
+# Windows x86-64 from Debian (docs/platforms.md): mingw-w64 + static C
+# libraries from Debian's source packages (cached in build/windows), then a
+# smoke run under Wine.
+windows:
+	scripts/windows/build.sh
+
+windows-smoke:
+	scripts/windows/smoke.sh
+
+package-windows: windows
+	scripts/windows/package.sh
+
+# macOS: the pure-Go packages compile here; the app needs cgo with Apple's
+# SDK and is built on a Mac (`make build` there).
+darwin-check:
+	scripts/darwin/check.sh
+
+darwin:
+	@if [ "$$(uname -s)" != Darwin ]; then \
+	  echo "make darwin: the macOS app needs cgo against Apple's SDK (Cocoa and OpenGL for Fyne, Core Audio for PortAudio, libopus): build it on a Mac with the Xcode command line tools, 'brew install portaudio opus opusfile pkg-config', then 'make build'. Here, 'make darwin-check' compiles the pure-Go parts. See docs/platforms.md." >&2; exit 1; fi
+	$(GO) build -o $(BIN)/assent .
 
 clean:
 	rm -rf $(BIN) *.tar.xz

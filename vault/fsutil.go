@@ -17,7 +17,7 @@ func diskErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || diskFull(err) {
 		return &diskFullError{op: op, err: err}
 	}
 	return err
@@ -32,23 +32,6 @@ func (e *diskFullError) Error() string {
 	return fmt.Sprintf("vault: %s: the disk is full; free some space and try again (%v)", e.op, e.err)
 }
 func (e *diskFullError) Unwrap() []error { return []error{ErrDiskFull, e.err} }
-
-// syncDir fsyncs a directory so that a rename or create in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	// Some filesystems (and Windows) refuse fsync on directories.
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil
-	}
-	return err
-}
 
 // writeAtomic writes data to path via path.part: write, fsync, close,
 // rename, fsync the directory. A crash leaves either the old or the new file.
@@ -66,7 +49,7 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(part, path)
+		err = rename(part, path)
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(path))

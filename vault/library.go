@@ -320,7 +320,7 @@ func exportFile(path string, r io.Reader) error {
 			// No hard links (e.g. a FAT-formatted USB stick): the name was
 			// checked to be free before the export started.
 			if _, serr := os.Lstat(path); errors.Is(serr, fs.ErrNotExist) {
-				err = os.Rename(tmp, path)
+				err = rename(tmp, path)
 			}
 		}
 	}
@@ -496,7 +496,7 @@ func (v *Vault) remove(id string, tombstone bool) error {
 	}
 	dir := v.recDir(id)
 	gone := dir + deletingSuffix
-	if err := os.Rename(dir, gone); err != nil {
+	if err := rename(dir, gone); err != nil {
 		return fmt.Errorf("vault: cannot delete recording %s: %w", id, err)
 	}
 	delete(v.index, id)

@@ -284,7 +284,7 @@ func (w *SegmentWriter) sealFileLocked() (*sealed, error) {
 	s.f = nil
 	final := filepath.Join(w.dir, segName(s.n))
 	if err == nil {
-		err = os.Rename(s.path, final)
+		err = rename(s.path, final)
 	}
 	if err == nil {
 		crashpoint.Hit(crashpoint.SegmentRename)

@@ -269,7 +269,7 @@ func (v *Vault) finishDelete(id string) (done bool, err error) {
 		defer unlock()
 	}
 	gone := dir + deletingSuffix
-	if err := os.Rename(dir, gone); err != nil {
+	if err := rename(dir, gone); err != nil {
 		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
 	}
 	if err := syncDir(filepath.Dir(dir)); err != nil {

@@ -1,6 +1,8 @@
 // Package config is the settings file shared by the desktop app and the
-// command line: $XDG_CONFIG_HOME/assent/config.json (or $ASSENT_CONFIG), and
-// where the vault lives: $XDG_DATA_HOME/assent (or $ASSENT_HOME).
+// command line: config.json in platform.ConfigDir (Linux:
+// $XDG_CONFIG_HOME/assent, Windows: %APPDATA%\Assent) or $ASSENT_CONFIG, and
+// where the vault lives: platform.DataDir (Linux: $XDG_DATA_HOME/assent,
+// Windows: %LOCALAPPDATA%\Assent) or $ASSENT_HOME.
 //
 // It holds no secret: keys live in the OS keyring (vault), the server's
 // device token too. Unknown fields are rejected so a typo is reported, not
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/platform"
 )
 
 // Config is everything the user or the organisation can set.
@@ -60,13 +63,7 @@ func Path() string {
 	if p := os.Getenv("ASSENT_CONFIG"); p != "" {
 		return p
 	}
-	dir := os.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
-		if d, err := os.UserConfigDir(); err == nil {
-			dir = d
-		}
-	}
-	return filepath.Join(dir, "assent", "config.json")
+	return filepath.Join(platform.ConfigDir(), "config.json")
 }
 
 // VaultDir returns the vault directory.
@@ -74,12 +71,7 @@ func VaultDir() string {
 	if p := os.Getenv("ASSENT_HOME"); p != "" {
 		return p
 	}
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "assent")
+	return platform.DataDir()
 }
 
 // ErrBadConfig is wrapped by every error about the settings file's content.
@@ -146,7 +138,7 @@ func Save(path string, c Config) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	return platform.Rename(tmp, path)
 }
 
 // PolicyPath is where an enrolled device keeps the last organisation policy

@@ -1,6 +1,6 @@
 //go:build unix
 
-package vault
+package platform
 
 import (
 	"errors"
@@ -8,11 +8,11 @@ import (
 	"syscall"
 )
 
-// tryLock takes an exclusive advisory lock on path (created if needed)
-// without waiting. held reports that another process holds it. The kernel
-// releases the lock when the holder dies, even by SIGKILL, so a held lock
-// means a live writer.
-func tryLock(path string) (unlock func(), held bool, err error) {
+// TryLock takes an exclusive lock on path (created if needed) without
+// waiting. held reports that another process holds it. The kernel releases
+// the lock when the holder dies, even by SIGKILL, so a held lock means a
+// live holder. unlock releases it.
+func TryLock(path string) (unlock func(), held bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, false, err
