@@ -131,7 +131,7 @@ func makeRecord(t testing.TB, key ed25519.PrivateKey, recID string, final bool, 
 		t.Fatal(err)
 	}
 	clk := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	s, err := consent.NewSession(consent.Config{RecordingID: recID, Notices: set, Signer: key, Now: func() time.Time { clk = clk.Add(time.Millisecond); return clk }})
+	s, err := consent.NewSession(consent.Config{RecordingID: recID, RecordID: "rec-" + recID, Notices: set, Signer: key, Now: func() time.Time { clk = clk.Add(time.Millisecond); return clk }})
 	if err != nil {
 		t.Fatal(err)
 	}

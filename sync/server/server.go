@@ -40,8 +40,13 @@ type Config struct {
 	RetentionMonths  int   // default retention; 36 if zero
 	MaxSegmentSize   int64 // largest accepted segment; 64 MiB if zero
 	EnrolmentCodeTTL time.Duration
-	Logger           *slog.Logger
-	Now              func() time.Time
+	UploadTTL        time.Duration // incomplete uploads older than this are swept; 24 h if zero
+	// RequireSealedSegments refuses segments that the latest consent record
+	// does not list in a SegmentSealed event (see sealed.go). Off by default
+	// until every device writes SegmentSealed events.
+	RequireSealedSegments bool
+	Logger                *slog.Logger
+	Now                   func() time.Time
 }
 
 // Server is assentd's HTTP API.
@@ -52,6 +57,8 @@ type Server struct {
 	now       func() time.Time
 	tus       *tusd.Handler
 	tusStore  filestore.FileStore
+	locker    *memorylocker.MemoryLocker
+	locks     recLocks
 	mux       *http.ServeMux
 	metrics   *metrics
 }
@@ -82,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EnrolmentCodeTTL <= 0 {
 		cfg.EnrolmentCodeTTL = 24 * time.Hour
 	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = 24 * time.Hour
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -99,7 +109,8 @@ func New(cfg Config) (*Server, error) {
 	s.tusStore = filestore.New(cfg.UploadDir)
 	composer := tusd.NewStoreComposer()
 	s.tusStore.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	s.locker = memorylocker.New()
+	s.locker.UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:                   "/v1/uploads/",
 		StoreComposer:              composer,
@@ -164,7 +175,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			d := time.Since(start)
 			s.metrics.observe(routeLabel(r), r.Method, sw.code, d)
-			s.log.Info("request", "method", r.Method, "route", routeLabel(r), "status", sw.code, "ms", d.Milliseconds())
+			s.log.Info("request", "method", methodLabel(r.Method), "route", routeLabel(r), "status", sw.code, "ms", d.Milliseconds())
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})

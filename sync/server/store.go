@@ -67,7 +67,10 @@ type Store interface {
 	AddRecording(ctx context.Context, r Recording, subjects []string) error
 	Recording(ctx context.Context, id string) (Recording, error)
 	Recordings(ctx context.Context, deviceID string) ([]Recording, error)
-	// Finalise marks r finalised and replaces its subjects.
+	// AddSubjects adds subject hashes to the recording's index entry (those
+	// already there stay: the index is the union over every accepted record version).
+	AddSubjects(ctx context.Context, id string, subjects []string) error
+	// Finalise marks r finalised and adds its subjects.
 	Finalise(ctx context.Context, id string, at, retainUntil time.Time, segments int, subjects []string) error
 	// DeleteRecording removes the recording, its segments and subjects and
 	// leaves a tombstone of its id; ErrNotFound if absent.

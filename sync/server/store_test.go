@@ -149,8 +149,22 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		if !got.Finalised() || got.Segments != 2 || !got.RetainUntil.Equal(t0.AddDate(2, 0, 0)) {
 			t.Fatalf("after Finalise: %+v", got)
 		}
-		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 1 || rs[0].ID != "r2" {
-			t.Fatalf("subjects not replaced at finalisation: %+v", rs)
+		// The subject index is the union over every accepted version:
+		// finalising adds sb and keeps sa.
+		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 2 {
+			t.Fatalf("a subject of an earlier version was dropped at finalisation: %+v", rs)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sb"); len(rs) != 1 || rs[0].ID != "r1" {
+			t.Fatalf("by subject sb after Finalise: %+v", rs)
+		}
+		if err := st.AddSubjects(ctx, "r1", []string{"sd", "sd", "sb"}); err != nil {
+			t.Fatal(err)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sd"); len(rs) != 1 || rs[0].ID != "r1" {
+			t.Fatalf("by subject sd after AddSubjects: %+v", rs)
+		}
+		if err := st.AddSubjects(ctx, "nope", []string{"sc"}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("AddSubjects to an unknown recording: %v", err)
 		}
 		// Restriction follows the subject.
 		if on, _ := st.Restricted(ctx, "r1"); on {
