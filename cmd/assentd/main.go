@@ -188,6 +188,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	purgeEvery := fs.Duration("purge-interval", time.Hour, "how often the retention purge runs")
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
+	requireSealed := fs.Bool("require-sealed-segments", false, "store only segments that the latest consent record lists in a SegmentSealed event (turn on once every device writes them)")
+	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
+	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
+	maxConns := fs.Int("max-conns", 1024, "connections served at once")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "longest time to read a request (tus upload bodies: -upload-read-timeout per read instead)")
+	uploadRead := fs.Duration("upload-read-timeout", 30*time.Second, "an upload body that sends nothing for this long is cut off (the client resumes)")
 	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -221,7 +227,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
-		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
+		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log,
+		RequireSealedSegments: *requireSealed, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
 	}
@@ -263,15 +270,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("remote consent pages: %v", err)
 	}
 	pages.Register(srv)
+	limits := server.Limits{ReadTimeout: *readTimeout, MaxConns: *maxConns}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail("cannot listen on %s: %v", *addr, err)
 	}
+	ln = limits.Listen(ln)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go srv.RunPurge(ctx, *purgeEvery)
+	go srv.RunSweep(ctx, *sweepEvery)
 	go pages.Run(ctx)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := srv.HTTPServer(limits)
 	errc := make(chan error, 1)
 	go func() {
 		if *cert != "" {

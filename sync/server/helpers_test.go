@@ -46,22 +46,34 @@ func newHarnessWith(t *testing.T, st Store) *harness {
 }
 
 func newHarnessWithObjects(t *testing.T, st Store, objs Objects) *harness {
+	return newHarnessCfg(t, st, objs, nil)
+}
+
+// newHarnessCfg is the harness with edit applied to the server's Config.
+func newHarnessCfg(t *testing.T, st Store, objs Objects, edit func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	if objs == nil {
 		objs = LocalObjects{Dir: filepath.Join(dir, "objects")}
 	}
 	h := &harness{t: t, st: st, dir: dir, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	srv, err := New(Config{
+	cfg := Config{
 		Store: st, Objects: objs, UploadDir: filepath.Join(dir, "uploads"),
 		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
 		Now: func() time.Time { return h.now },
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = srv
-	h.ts = httptest.NewServer(srv.Handler())
+	// Served as cmd/assentd serves it: the same constructor and limits.
+	h.ts = httptest.NewUnstartedServer(nil)
+	h.ts.Config = srv.HTTPServer(Limits{})
+	h.ts.Start()
 	t.Cleanup(func() { h.ts.Close(); st.Close() })
 	return h
 }

@@ -41,6 +41,9 @@ type Config struct {
 	MaxSegmentSize   int64 // largest accepted segment; 64 MiB if zero
 	EnrolmentCodeTTL time.Duration
 	UploadTTL        time.Duration // incomplete uploads older than this are swept; 24 h if zero
+	// UploadReadTimeout ends a tus PATCH whose body sends nothing for this
+	// long (each read gets this much time); 30 s if zero.
+	UploadReadTimeout time.Duration
 	// RequireSealedSegments refuses segments that the latest consent record
 	// does not list in a SegmentSealed event (see sealed.go). Off by default
 	// until every device writes SegmentSealed events.
@@ -89,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EnrolmentCodeTTL <= 0 {
 		cfg.EnrolmentCodeTTL = 24 * time.Hour
 	}
+	if cfg.UploadReadTimeout <= 0 {
+		cfg.UploadReadTimeout = 30 * time.Second
+	}
 	if cfg.UploadTTL <= 0 {
 		cfg.UploadTTL = 24 * time.Hour
 	}
@@ -117,6 +123,7 @@ func New(cfg Config) (*Server, error) {
 		MaxSize:                    cfg.MaxSegmentSize,
 		DisableDownload:            true,
 		DisableConcatenation:       true,
+		NetworkTimeout:             cfg.UploadReadTimeout,
 		Logger:                     xslog.New(xslog.NewJSONHandler(io.Discard, nil)),
 		PreUploadCreateCallback:    s.preCreate,
 		PreFinishResponseCallback:  s.preFinish,
