@@ -38,7 +38,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	addr := ln.Addr().String()
 
 	slow := []string{
-		"POST /v1/enrol HTTP/1.1\r\nHost: x\r\n",                                                          // header never ends
+		"POST /v1/enrol HTTP/1.1\r\nHost: x\r\n", // header never ends
 		"POST /v1/enrol HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"co", // body stalls
 		"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
 		"POST /v1/enrol HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
