@@ -185,8 +185,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if len(p) > 32<<10 {
 		p = p[:32<<10]
 	}
-	if c.limit != nil && c.limit.rate > 0 && len(p) > int(c.limit.rate) {
-		p = p[:max(1, int(c.limit.rate/4))]
+	if c.limit != nil && len(p) > c.limit.burst {
+		p = p[:c.limit.burst] // one read never needs more than the burst
 	}
 	n, err := c.r.Read(p)
 	if n > 0 {
