@@ -41,6 +41,7 @@ commands:
   serve    run the sync server
   enroll   print a one-time enrolment code for a device
   purge    delete recordings whose retention ended, once
+  device   list devices, or revoke one: assentd device revoke <device id>
 
 Run "assentd <command> -h" for the flags of a command.
 `
@@ -112,6 +113,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return enroll(args[1:], stdout, stderr)
 	case "purge":
 		return purge(args[1:], stdout, stderr)
+	case "device":
+		return device(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -339,5 +342,55 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "purged %d recordings\n", len(ids))
+	return 0
+}
+
+func device(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("device", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assentd device [flags] list\n       assentd device [flags] revoke <device id>")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 || (rest[0] == "revoke" && len(rest) != 2) || (rest[0] != "revoke" && rest[0] != "list") {
+		fs.Usage()
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd device: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if rest[0] == "list" {
+		ds, err := st.Devices(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "assentd device list: %v\n", err)
+			return 1
+		}
+		for _, d := range ds {
+			state := "active"
+			if !d.Revoked.IsZero() {
+				state = "revoked " + d.Revoked.Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s\t%s\tenrolled %s\t%s\n", d.ID, d.Name, d.EnrolledAt.Format(time.RFC3339), state)
+		}
+		return 0
+	}
+	if err := server.RevokeDevice(ctx, st, rest[1], "assentd device revoke", time.Now()); errors.Is(err, server.ErrNotFound) {
+		fmt.Fprintf(stderr, "assentd device revoke: no device %q; see assentd device list\n", rest[1])
+		return 1
+	} else if err != nil {
+		fmt.Fprintf(stderr, "assentd device revoke: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "revoked %s: its token no longer works; its recordings stay on the server\n", rest[1])
 	return 0
 }

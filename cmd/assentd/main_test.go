@@ -138,3 +138,19 @@ func TestServeTLSAndStopGracefully(t *testing.T) {
 		t.Fatal("the admin token appears in the log more than once")
 	}
 }
+
+func TestDeviceRevokeCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"device", "-data", dir, "revoke", "dev_unknown"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no device") {
+		t.Fatalf("revoke unknown: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"device", "-data", dir}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage") {
+		t.Fatalf("device without a verb: exit %d, %q", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"device", "-data", dir, "list"}, &out, &errb); code != 0 || out.Len() != 0 {
+		t.Fatalf("list on a new server: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}

@@ -87,8 +87,13 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
 		return
 	}
+	if s.fails.blocked(clientIP(r)) {
+		s.tooManyFailures(w)
+		return
+	}
 	err = s.cfg.Store.UseEnrolmentCode(r.Context(), hashToken(strings.TrimSpace(req.Code)), s.now())
 	if errors.Is(err, ErrNotFound) {
+		s.authFailed(r, "enrolment.failed")
 		problem(w, http.StatusForbidden, "bad-code", "Enrolment code not valid", "The code is unknown, already used or expired. Ask your administrator for a new one (assentd enroll).")
 		return
 	}
@@ -103,6 +108,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r.Context(), "enrolment", "device.enrol", "", d.ID)
+	s.cfg.Store.RotateToken(r.Context(), d.ID, d.TokenHash, d.TokenHash, d.EnrolledAt) // records when the token was issued
 	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient})
 }
 

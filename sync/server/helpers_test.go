@@ -60,7 +60,8 @@ func newHarnessCfg(t *testing.T, st Store, objs Objects, edit func(*Config)) *ha
 	cfg := Config{
 		Store: st, Objects: objs, UploadDir: filepath.Join(dir, "uploads"),
 		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
-		Now: func() time.Time { return h.now },
+		Now:      func() time.Time { return h.now },
+		TokenTTL: 50 * 365 * 24 * time.Hour, // tests move the clock by years (retention)
 	}
 	if edit != nil {
 		edit(&cfg)

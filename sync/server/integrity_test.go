@@ -418,9 +418,24 @@ func TestDeviceReachesOnlyItsOwnUploads_MethodOverride(t *testing.T) {
 	a, b := h.enrol(1), h.enrol(2)
 	h.fullRecordingRegisterOnly(a, "rec-mo")
 	data := segData("rec-mo", 1)
-	u := h.startSlowUpload(a, "rec-mo", 1, data)
-	u.pw.CloseWithError(errors.New("client gave up")) // leave the upload unfinished
-	<-u.done
+	req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Length", strconv.Itoa(len(data)))
+	req.Header.Set("Upload-Metadata", meta(map[string]string{"recording": "rec-mo", "index": "1", "sha256": sum(data)}))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	u := struct{ loc string }{resp.Header.Get("Location")}
+	req, _ = http.NewRequest("PATCH", u.loc, bytes.NewReader(data[:len(data)/2])) // the first half only
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Offset", "0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("first half: %v %v", resp, err)
+	}
 	offset := func() (int, string) {
 		req, _ := http.NewRequest("HEAD", u.loc, nil)
 		req.Header.Set("Authorization", "Bearer "+a.token)

@@ -44,6 +44,13 @@ type Config struct {
 	// UploadReadTimeout ends a tus PATCH whose body sends nothing for this
 	// long (each read gets this much time); 30 s if zero.
 	UploadReadTimeout time.Duration
+	// TokenTTL is how long a device token is valid after it was issued;
+	// devices rotate it (POST /v1/device/token) before then. 180 days if zero.
+	TokenTTL time.Duration
+	// FailEvery and FailBurst rate-limit failed admin and enrolment
+	// attempts per client address; 6 s and 10 if zero.
+	FailEvery time.Duration
+	FailBurst int
 	// RequireSealedSegments refuses segments that the latest consent record
 	// does not list in a SegmentSealed event (see sealed.go). Off by default
 	// until every device writes SegmentSealed events.
@@ -62,6 +69,7 @@ type Server struct {
 	tusStore  filestore.FileStore
 	locker    *memorylocker.MemoryLocker
 	locks     recLocks
+	fails     failLimits
 	mux       *http.ServeMux
 	metrics   *metrics
 }
@@ -75,8 +83,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Objects is required")
 	case cfg.UploadDir == "":
 		return nil, errors.New("server: Config.UploadDir is required")
-	case len(cfg.AdminToken) < 16 && len(cfg.AdminTokenHash) != 64:
-		return nil, errors.New("server: the admin token must be at least 16 characters (or give its SHA-256 in AdminTokenHash)")
+	case cfg.AdminToken != "" && !strongAdminToken(cfg.AdminToken):
+		return nil, errors.New("server: the admin token is too weak: use at least 20 characters with at least 8 different ones (for example: openssl rand -base64 24)")
+	case cfg.AdminToken == "" && len(cfg.AdminTokenHash) != 64:
+		return nil, errors.New("server: an admin token is required (or give its SHA-256 in AdminTokenHash)")
 	case len(cfg.SubjectSalt) < 16:
 		return nil, errors.New("server: the subject salt must be at least 16 bytes")
 	}
@@ -92,6 +102,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EnrolmentCodeTTL <= 0 {
 		cfg.EnrolmentCodeTTL = 24 * time.Hour
 	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 180 * 24 * time.Hour
+	}
+	if cfg.FailEvery <= 0 {
+		cfg.FailEvery = 6 * time.Second
+	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = 10
+	}
 	if cfg.UploadReadTimeout <= 0 {
 		cfg.UploadReadTimeout = 30 * time.Second
 	}
@@ -104,7 +123,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics()}
+	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics(),
+		fails: failLimits{every: cfg.FailEvery, burst: cfg.FailBurst}}
 	if cfg.AdminToken == "" {
 		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
 			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")
@@ -161,6 +181,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/admin/recordings/{id}/record", s.admin(s.adminRecord))
 	m.HandleFunc("POST /v1/admin/retention/purge", s.admin(s.purgeEndpoint))
 	m.HandleFunc("GET /v1/admin/audit", s.admin(s.auditList))
+	m.HandleFunc("GET /v1/admin/devices", s.admin(s.adminDevices))
+	m.HandleFunc("POST /v1/admin/devices/{id}/revoke", s.admin(s.adminRevoke))
+	m.HandleFunc("POST /v1/device/token", s.device(s.rotateToken))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
 	})
@@ -305,6 +328,15 @@ func (s *Server) deviceHandler(next http.Handler) http.Handler {
 			s.internal(w, "checking the device token", err)
 			return
 		}
+		if expired, _, err := s.tokenExpired(r.Context(), d); err != nil {
+			s.internal(w, "checking the device token", err)
+			return
+		} else if expired {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd", error="invalid_token"`)
+			problem(w, http.StatusUnauthorized, "token-expired", "Device token expired",
+				"This device's token is older than the server allows and was not rotated in time. Enrol the device again with a code from your administrator.")
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deviceKey, d)))
 	})
 }
@@ -317,9 +349,14 @@ func (s *Server) device(f func(http.ResponseWriter, *http.Request, Device)) http
 
 func (s *Server) admin(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.fails.blocked(clientIP(r)) {
+			s.tooManyFailures(w)
+			return
+		}
 		t := bearer(r.Header)
 		h := sha256.Sum256([]byte(t))
 		if t == "" || subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
+			s.authFailed(r, "admin.auth-failed")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd-admin"`)
 			problem(w, http.StatusUnauthorized, "unauthenticated", "Admin not authenticated", "Send the admin token configured for assentd (ASSENTD_ADMIN_TOKEN) as 'Authorization: Bearer <token>'.")
 			return

@@ -66,7 +66,7 @@ func initSQL(db *sql.DB, pg bool) (Store, error) {
 		return nil, fmt.Errorf("connect to the database: %w (check the DSN and that the server runs)", err)
 	}
 	s := &sqlStore{db: db, postgres: pg}
-	for _, q := range schema {
+	for _, q := range append(append([]string(nil), schema...), serverSchema...) { // serverSchema: schema_server.go
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("create schema: %w", err)

@@ -20,6 +20,7 @@ type Device struct {
 	AgeRecipient string
 	TokenHash    string // hex SHA-256 of the bearer token
 	EnrolledAt   time.Time
+	Revoked      time.Time // zero unless revoked (Devices only)
 }
 
 // Recording is the index entry of one recording. The consent record itself
@@ -56,6 +57,7 @@ type AuditEntry struct {
 // Store is the index. Every method is safe for concurrent use and, for the
 // SQL stores, for use by several assentd instances sharing one database.
 type Store interface {
+	ServerStore // store_server.go
 	AddEnrolmentCode(ctx context.Context, codeHash string, expires time.Time) error
 	// UseEnrolmentCode consumes a code once; ErrNotFound if unknown, used or expired.
 	UseEnrolmentCode(ctx context.Context, codeHash string, now time.Time) error

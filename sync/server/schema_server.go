@@ -1,0 +1,15 @@
+package server
+
+// Schema additions of the `server` branch (issue 11), kept apart so they can
+// be folded into a versioned migration (sync/server/migrate.go). Every
+// statement is idempotent; initSQL runs them after the base schema.
+var serverSchema = []string{
+	// A revoked device: its token hash in devices is replaced by
+	// "revoked:<id>" (so no token matches); this row keeps when and why.
+	`CREATE TABLE IF NOT EXISTS device_revocations (device_id TEXT PRIMARY KEY, revoked BIGINT NOT NULL, reason TEXT NOT NULL)`,
+	// When the device's current token was issued (rotation replaces it);
+	// a device without a row has the token it got at enrolment.
+	`CREATE TABLE IF NOT EXISTS device_tokens (device_id TEXT PRIMARY KEY, issued BIGINT NOT NULL)`,
+	// The organisation's policy versions, each as the exact signed bytes.
+	`CREATE TABLE IF NOT EXISTS policies (version INTEGER PRIMARY KEY, issued BIGINT NOT NULL, policy TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL)`,
+}
