@@ -21,6 +21,8 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/assent-app/assent/consent"
 )
 
 // Config configures a Client.
@@ -37,6 +39,12 @@ type Config struct {
 	PollInterval   time.Duration // Run: pause between passes with nothing to do; default 10 s
 	MinBackoff     time.Duration // Run: first pause after a failure; default 1 s
 	MaxBackoff     time.Duration // Run: longest pause after failures; default 5 min
+
+	// PolicyPath, if set, is where every pass saves the organisation's
+	// signed policy (internal/config.PolicyPath); PolicyKey is the server's
+	// policy public key from enrolment, which every policy must verify against.
+	PolicyPath string
+	PolicyKey  ed25519.PublicKey
 }
 
 // Phase is where a recording stands in sync.
@@ -199,6 +207,10 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 		if err != nil && first == nil {
 			first = err
 		}
+	}
+	if err := c.savePolicy(ctx); err != nil {
+		c.log.Warn("organisation policy not updated", "err", err.Error())
+		keep(fmt.Errorf("sync: %w", err))
 	}
 	dels, err := c.cfg.Library.PendingDeletions()
 	if err != nil {
@@ -539,6 +551,10 @@ type Enrolment struct {
 	DeviceID        string `json:"device_id"`
 	Token           string `json:"token"`
 	EscrowRecipient string `json:"escrow_recipient,omitempty"`
+	PolicyKey       string `json:"policy_key"` // base64 Ed25519: keep it, and give it to Config.PolicyKey
+	Policy          *struct {
+		Policy consent.SignedPolicy `json:"policy"`
+	} `json:"policy,omitempty"` // the policy in force at enrolment, if set
 }
 
 // Enrol registers this device with assentd using a one-time code from the

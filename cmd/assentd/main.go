@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -29,6 +30,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/assent-app/assent/assets"
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/sync/server"
 	"github.com/assent-app/assent/sync/server/consentpage"
 )
@@ -42,6 +45,7 @@ commands:
   enroll   print a one-time enrolment code for a device
   purge    delete recordings whose retention ended, once
   device   list devices, or revoke one: assentd device revoke <device id>
+  policy   show the organisation's policy, or set a new version: assentd policy set -controller NAME -contact ADDRESS
 
 Run "assentd <command> -h" for the flags of a command.
 `
@@ -81,6 +85,32 @@ func (c *common) objects() (server.Objects, error) {
 	return &server.S3Objects{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, Client: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
+// policyKey is the server's policy-signing key: ASSENTD_POLICY_KEY (base64
+// Ed25519 seed; give every replica the same) or <data>/policy-key, created on
+// first use.
+func (c *common) policyKey() (ed25519.PrivateKey, error) {
+	seed := os.Getenv("ASSENTD_POLICY_KEY")
+	if seed == "" {
+		if err := os.MkdirAll(c.data, 0o700); err != nil {
+			return nil, err
+		}
+		b, _, err := secret(filepath.Join(c.data, "policy-key"), func() []byte {
+			k := make([]byte, ed25519.SeedSize)
+			rand.Read(k)
+			return []byte(base64.StdEncoding.EncodeToString(k))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("policy key: %w", err)
+		}
+		seed = string(b)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seed))
+	if err != nil || len(k) != ed25519.SeedSize {
+		return nil, errors.New("the policy key (ASSENTD_POLICY_KEY or <data>/policy-key) must be a 32-byte Ed25519 seed in base64")
+	}
+	return ed25519.NewKeyFromSeed(k), nil
+}
+
 func defaultDataDir() string {
 	if d := os.Getenv("ASSENTD_DATA"); d != "" {
 		return d
@@ -115,6 +145,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return purge(args[1:], stdout, stderr)
 	case "device":
 		return device(args[1:], stdout, stderr)
+	case "policy":
+		return policy(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -195,6 +227,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
 	maxConns := fs.Int("max-conns", 1024, "connections served at once")
+	tokenTTL := fs.Duration("token-ttl", 180*24*time.Hour, "how long a device token is valid unless the device rotates it")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "longest time to read a request (tus upload bodies: -upload-read-timeout per read instead)")
 	uploadRead := fs.Duration("upload-read-timeout", 30*time.Second, "an upload body that sends nothing for this long is cut off (the client resumes)")
 	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
@@ -229,7 +262,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
+	pkey, err := c.policyKey()
+	if err != nil {
+		return fail("%v", err)
+	}
+	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), PolicyKey: pkey, TokenTTL: *tokenTTL,
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log,
 		RequireSealedSegments: *requireSealed, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
@@ -330,8 +367,9 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
 		return 1
 	}
+	_, throwaway, _ := ed25519.GenerateKey(rand.Reader) // purging signs nothing
 	srv, err := server.New(server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
-		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt")})
+		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt"), PolicyKey: throwaway})
 	if err != nil {
 		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
 		return 1
@@ -392,5 +430,69 @@ func device(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "revoked %s: its token no longer works; its recordings stay on the server\n", rest[1])
+	return 0
+}
+
+func policy(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	var req server.PolicyRequest
+	fs.StringVar(&req.NoticeID, "notice-id", "", "notice template id (default: the default notice)")
+	fs.StringVar(&req.NoticeVersion, "notice-version", "", "notice template version (default: the newest)")
+	fs.StringVar(&req.Org.Controller, "controller", "", "the organisation that decides about the recordings (required)")
+	fs.StringVar(&req.Org.Contact, "contact", "", "e-mail address or URL for privacy questions and rights requests (required)")
+	fs.IntVar(&req.Org.RetentionMonths, "retention-months", 0, "how long recordings are kept (default 36)")
+	fs.IntVar(&req.Org.MinAge, "min-age", 0, "minimum age of participants, 13–18 (default 16)")
+	fs.StringVar(&req.Org.Processor, "processor", "", "who processes the recordings for the organisation")
+	fs.StringVar(&req.Org.StorageLocation, "storage-location", "", "where recordings are stored")
+	fs.StringVar(&req.Org.Transfer, "transfer", "", "cross-border transfer statement")
+	fs.StringVar(&req.Org.SupervisoryAuthority, "authority", "", "where participants can complain")
+	fs.StringVar(&req.Org.Jurisdiction, "jurisdiction", "", "legal system of the organisation, e.g. EU")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assentd policy show [flags]\n       assentd policy set -controller NAME -contact ADDRESS [flags]")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
+		fs.Usage()
+		return 2
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	key, err := c.policyKey()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy: %v\n", err)
+		return 1
+	}
+	ctx := context.Background()
+	if verb == "show" {
+		ps, err := st.Policies(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "assentd policy show: %v\n", err)
+			return 1
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(stderr, "no policy is set: devices cannot sync recordings until you run assentd policy set -controller NAME -contact ADDRESS")
+			return 1
+		}
+		last := ps[len(ps)-1]
+		fmt.Fprintf(stdout, "version %d, issued %s\n%s\n", last.Version, last.Issued.Format(time.RFC3339), last.Policy)
+		return 0
+	}
+	ans, err := server.SetPolicy(ctx, st, key, consent.NewLibrary(assets.Notices()), req, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy set: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "policy version %d issued (%s); devices fetch it on their next sync\n", ans.Version, ans.Hash)
 	return 0
 }

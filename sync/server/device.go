@@ -50,6 +50,11 @@ type EnrolResponse struct {
 	DeviceID        string `json:"device_id"`
 	Token           string `json:"token"`
 	EscrowRecipient string `json:"escrow_recipient,omitempty"`
+	// PolicyKey is the server's policy public key (base64 Ed25519): the
+	// device checks every policy it fetches (GET /v1/policy) against it.
+	PolicyKey string `json:"policy_key"`
+	// Policy is the policy in force, if the organisation has set one.
+	Policy *PolicyAnswer `json:"policy,omitempty"`
 }
 
 // ParseEnrolRequest decodes and checks an enrolment body.
@@ -109,7 +114,12 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r.Context(), "enrolment", "device.enrol", "", d.ID)
 	s.cfg.Store.RotateToken(r.Context(), d.ID, d.TokenHash, d.TokenHash, d.EnrolledAt) // records when the token was issued
-	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient})
+	pol, err := s.latestPolicy(r.Context())
+	if err != nil {
+		s.log.Error("reading the policy for an enrolment", "err", err.Error())
+	}
+	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient,
+		PolicyKey: base64.StdEncoding.EncodeToString(s.policyPub()), Policy: pol})
 }
 
 func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
@@ -228,6 +238,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		return
 	}
 	ctx := r.Context()
+	if s.policyProblem(w, s.checkPolicy(ctx, req.Record)) {
+		return
+	}
 	unlock := s.locks.lock(req.ID)
 	defer unlock()
 	existing, err := s.cfg.Store.Recording(ctx, req.ID)
@@ -390,6 +403,9 @@ func (s *Server) finalise(w http.ResponseWriter, r *http.Request, d Device) {
 	}
 	v, ok := s.verify(w, d, id, req.Record)
 	if !ok {
+		return
+	}
+	if s.policyProblem(w, s.checkPolicy(r.Context(), req.Record)) {
 		return
 	}
 	if !v.Final {

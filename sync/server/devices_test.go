@@ -122,7 +122,7 @@ func TestWeakAdminTokenRefused(t *testing.T) {
 	}
 	defer st.Close()
 	for _, tok := range []string{"short", "aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abababababababababababab"} {
-		_, err := New(Config{Store: st, Objects: LocalObjects{Dir: t.TempDir()}, UploadDir: t.TempDir(), AdminToken: tok, SubjectSalt: []byte("0123456789abcdef-salt")})
+		_, err := New(Config{Store: st, Objects: LocalObjects{Dir: t.TempDir()}, UploadDir: t.TempDir(), AdminToken: tok, SubjectSalt: []byte("0123456789abcdef-salt"), PolicyKey: testPolicyKey})
 		if err == nil || !strings.Contains(err.Error(), "too weak") {
 			t.Fatalf("admin token %q: %v", tok, err)
 		}

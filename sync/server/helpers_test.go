@@ -23,6 +23,13 @@ import (
 
 const testAdmin = "admin-token-for-tests-0123456789"
 
+// testPolicyKey signs the test servers' policies; testPolicy is the policy
+// the records of makeRecord follow (the default notice for Acme).
+var (
+	testPolicyKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x50}, 32))
+	testPolicy    = PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1", Org: consent.OrgParams{Controller: "Acme", Contact: "privacy@acme.example"}}
+)
+
 type harness struct {
 	t   *testing.T
 	srv *Server
@@ -60,8 +67,9 @@ func newHarnessCfg(t *testing.T, st Store, objs Objects, edit func(*Config)) *ha
 	cfg := Config{
 		Store: st, Objects: objs, UploadDir: filepath.Join(dir, "uploads"),
 		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
-		Now:      func() time.Time { return h.now },
-		TokenTTL: 50 * 365 * 24 * time.Hour, // tests move the clock by years (retention)
+		Now:       func() time.Time { return h.now },
+		TokenTTL:  50 * 365 * 24 * time.Hour, // tests move the clock by years (retention)
+		PolicyKey: testPolicyKey,
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -71,6 +79,9 @@ func newHarnessCfg(t *testing.T, st Store, objs Objects, edit func(*Config)) *ha
 		t.Fatal(err)
 	}
 	h.srv = srv
+	if _, err := srv.SetPolicy(t.Context(), testPolicy); err != nil {
+		t.Fatal(err)
+	}
 	// Served as cmd/assentd serves it: the same constructor and limits.
 	h.ts = httptest.NewUnstartedServer(nil)
 	h.ts.Config = srv.HTTPServer(Limits{})

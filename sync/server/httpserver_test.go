@@ -23,7 +23,7 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 	defer st.Close()
 	dir := t.TempDir()
 	srv, err := New(Config{Store: st, Objects: LocalObjects{Dir: filepath.Join(dir, "objects")}, UploadDir: filepath.Join(dir, "uploads"),
-		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), UploadReadTimeout: 500 * time.Millisecond})
+		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), UploadReadTimeout: 500 * time.Millisecond, PolicyKey: testPolicyKey})
 	if err != nil {
 		t.Fatal(err)
 	}

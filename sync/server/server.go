@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,7 +17,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"time"
+
+	"github.com/assent-app/assent/assets"
+	"github.com/assent-app/assent/consent"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -51,6 +56,13 @@ type Config struct {
 	// attempts per client address; 6 s and 10 if zero.
 	FailEvery time.Duration
 	FailBurst int
+	// PolicyKey signs the organisation's policy versions. assentd serve
+	// always gives the persistent one; if nil (tests of other features) an
+	// ephemeral key is made, and policies stored under another key fail to
+	// open after a restart.
+	PolicyKey ed25519.PrivateKey
+	// Notices renders policies into notice texts; the shipped notices if nil.
+	Notices *consent.Library
 	// RequireSealedSegments refuses segments that the latest consent record
 	// does not list in a SegmentSealed event (see sealed.go). Off by default
 	// until every device writes SegmentSealed events.
@@ -70,8 +82,11 @@ type Server struct {
 	locker    *memorylocker.MemoryLocker
 	locks     recLocks
 	fails     failLimits
-	mux       *http.ServeMux
-	metrics   *metrics
+
+	policyMu    gosync.Mutex
+	policyCache map[int]policyVersion
+	mux         *http.ServeMux
+	metrics     *metrics
 }
 
 // New builds a Server from cfg.
@@ -87,6 +102,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: the admin token is too weak: use at least 20 characters with at least 8 different ones (for example: openssl rand -base64 24)")
 	case cfg.AdminToken == "" && len(cfg.AdminTokenHash) != 64:
 		return nil, errors.New("server: an admin token is required (or give its SHA-256 in AdminTokenHash)")
+	case cfg.PolicyKey != nil && len(cfg.PolicyKey) != ed25519.PrivateKeySize:
+		return nil, errors.New("server: Config.PolicyKey must be an Ed25519 private key")
 	case len(cfg.SubjectSalt) < 16:
 		return nil, errors.New("server: the subject salt must be at least 16 bytes")
 	}
@@ -101,6 +118,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.EnrolmentCodeTTL <= 0 {
 		cfg.EnrolmentCodeTTL = 24 * time.Hour
+	}
+	if cfg.PolicyKey == nil {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PolicyKey = k
+	}
+	if cfg.Notices == nil {
+		cfg.Notices = consent.NewLibrary(assets.Notices())
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 180 * 24 * time.Hour
@@ -124,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = time.Now
 	}
 	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics(),
-		fails: failLimits{every: cfg.FailEvery, burst: cfg.FailBurst}}
+		fails: failLimits{every: cfg.FailEvery, burst: cfg.FailBurst}, policyCache: map[int]policyVersion{}}
 	if cfg.AdminToken == "" {
 		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
 			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")
@@ -184,6 +211,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/admin/devices", s.admin(s.adminDevices))
 	m.HandleFunc("POST /v1/admin/devices/{id}/revoke", s.admin(s.adminRevoke))
 	m.HandleFunc("POST /v1/device/token", s.device(s.rotateToken))
+	m.HandleFunc("GET /v1/policy", s.device(s.getPolicy))
+	m.HandleFunc("GET /v1/admin/policy", s.admin(s.adminGetPolicy))
+	m.HandleFunc("PUT /v1/admin/policy", s.admin(s.adminSetPolicy))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
 	})
