@@ -227,10 +227,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
 	maxConns := fs.Int("max-conns", 1024, "connections served at once")
+	forwarded := fs.Bool("forwarded-headers", false, "build upload URLs from X-Forwarded-Proto/-Host when -public-url is not set (only behind a proxy that sets them)")
 	tokenTTL := fs.Duration("token-ttl", 180*24*time.Hour, "how long a device token is valid unless the device rotates it")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "longest time to read a request (tus upload bodies: -upload-read-timeout per read instead)")
 	uploadRead := fs.Duration("upload-read-timeout", 30*time.Second, "an upload body that sends nothing for this long is cut off (the client resumes)")
-	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
+	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "the server's URL as devices and participants reach it (upload URLs and remote consent pages; default: the Host of each request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -268,7 +269,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), PolicyKey: pkey, TokenTTL: *tokenTTL,
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log,
-		RequireSealedSegments: *requireSealed, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
+		RequireSealedSegments: *requireSealed, PublicURL: *publicURL, ForwardedHeaders: *forwarded, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
 	}

@@ -56,6 +56,13 @@ type Config struct {
 	// attempts per client address; 6 s and 10 if zero.
 	FailEvery time.Duration
 	FailBurst int
+	// PublicURL is the server's URL as clients reach it (e.g. behind a
+	// TLS-terminating proxy: https://sync.example.org); upload URLs
+	// (tus Location) are built on it. Empty: from each request's Host.
+	PublicURL string
+	// ForwardedHeaders builds upload URLs from X-Forwarded-Proto/-Host
+	// (and Forwarded) when PublicURL is empty: only behind a proxy that sets them.
+	ForwardedHeaders bool
 	// PolicyKey signs the organisation's policy versions. assentd serve
 	// always gives the persistent one; if nil (tests of other features) an
 	// ephemeral key is made, and policies stored under another key fail to
@@ -162,10 +169,12 @@ func New(cfg Config) (*Server, error) {
 	s.tusStore = filestore.New(cfg.UploadDir)
 	composer := tusd.NewStoreComposer()
 	s.tusStore.UseIn(composer)
+	composer.UsesLengthDeferrer = false // segments are sealed: Upload-Length is always known (so creation-defer-length is not advertised)
 	s.locker = memorylocker.New()
 	s.locker.UseIn(composer)
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:                   "/v1/uploads/",
+		BasePath:                   uploadBase(cfg.PublicURL),
+		RespectForwardedHeaders:    cfg.ForwardedHeaders,
 		StoreComposer:              composer,
 		MaxSize:                    cfg.MaxSegmentSize,
 		DisableDownload:            true,
@@ -197,7 +206,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /v1/recordings/{id}", s.device(s.deleteOwn))
 	m.HandleFunc("GET /v1/recordings/{id}/segments/{index}", s.device(s.download))
 	m.HandleFunc("POST /v1/recordings/{id}/segments/{index}/commit", s.device(s.commitEndpoint))
-	m.Handle("/v1/uploads/", s.deviceHandler(s.ownUpload(http.StripPrefix("/v1/uploads/", s.tus))))
+	m.Handle("/v1/uploads/", s.deviceHandler(s.ownUpload(tusProblems(http.StripPrefix("/v1/uploads/", s.tus)))))
 
 	m.HandleFunc("POST /v1/admin/enrolment-codes", s.admin(s.newCode))
 	m.HandleFunc("POST /v1/admin/subjects/recordings", s.admin(s.subjectList))
@@ -214,10 +223,36 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/policy", s.device(s.getPolicy))
 	m.HandleFunc("GET /v1/admin/policy", s.admin(s.adminGetPolicy))
 	m.HandleFunc("PUT /v1/admin/policy", s.admin(s.adminSetPolicy))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
-	})
+	m.HandleFunc("/", s.notFound)
 	s.mux = m
+}
+
+// uploadBase is tusd's BasePath: absolute on PublicURL when given.
+func uploadBase(public string) string {
+	if public == "" {
+		return "/v1/uploads/"
+	}
+	return strings.TrimRight(public, "/") + "/v1/uploads/"
+}
+
+// notFound answers what no route matched: 405 with Allow when the path is
+// an API route taking other methods, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+			r.Method+" is not allowed on "+r.URL.Path+"; it takes "+strings.Join(allow, ", ")+". See docs/server-api.md.")
+		return
+	}
+	problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
 }
 
 // Handle lets later features (remote consent pages) add routes.
@@ -309,6 +344,11 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSON))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(w, http.StatusRequestEntityTooLarge, "too-large", "Body too large", fmt.Sprintf("The body is larger than %d bytes, the most this endpoint accepts.", tooBig.Limit))
+			return false
+		}
 		problem(w, http.StatusBadRequest, "bad-json", "Malformed JSON body", "The request body is not valid for this endpoint: "+err.Error()+". See docs/server-api.md for the expected fields.")
 		return false
 	}
