@@ -45,6 +45,11 @@ type Config struct {
 	// policy public key from enrolment, which every policy must verify against.
 	PolicyPath string
 	PolicyKey  ed25519.PublicKey
+
+	// OnTokenRotated, if set, keeps a renewed device token (token.go);
+	// the client renews its token every RotateEvery (default 30 days; < 0: never).
+	OnTokenRotated func(token string) error
+	RotateEvery    time.Duration
 }
 
 // Phase is where a recording stands in sync.
@@ -115,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = 30 * 24 * time.Hour
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), prog: map[string]Progress{}}
 	c.tus = &tusClient{base: strings.TrimRight(cfg.Server, "/"), token: cfg.Token, hc: cfg.HTTPClient, limit: newLimiter(cfg.BandwidthLimit), sent: &c.sent}
@@ -207,6 +215,10 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 		if err != nil && first == nil {
 			first = err
 		}
+	}
+	if err := c.maybeRotateToken(ctx); err != nil {
+		c.log.Warn("device token not renewed", "err", err.Error())
+		keep(fmt.Errorf("sync: %w", err))
 	}
 	if err := c.savePolicy(ctx); err != nil {
 		c.log.Warn("organisation policy not updated", "err", err.Error())

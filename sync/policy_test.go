@@ -89,3 +89,52 @@ func TestSyncSavesTheOrganisationsPolicy(t *testing.T) {
 		t.Fatal("the unverified policy replaced the saved one")
 	}
 }
+
+// The client renews its token when it is older than RotateEvery, keeps the
+// new one through OnTokenRotated, and the old one stops working.
+func TestSyncRenewsTheDeviceToken(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "")
+	tok, _ := ts.enrol(t)
+	var kept []string
+	outbox := t.TempDir()
+	mk := func() *assentsync.Client {
+		cl, err := assentsync.New(assentsync.Config{Server: ts.url(), Token: tok, Library: newDirLibrary(t), OutboxDir: outbox,
+			HTTPClient: &http.Client{Timeout: 30 * time.Second}, OnTokenRotated: func(s string) error { kept = append(kept, s); return nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl
+	}
+	if err := mk().SyncOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || kept[0] == tok {
+		t.Fatalf("first pass kept %v, want one new token", kept)
+	}
+	// Within RotateEvery nothing is renewed (the client below still has the old token in its config,
+	// but it does not ask: the stamp is fresh).
+	cl := mk()
+	cl.SyncOnce(t.Context())
+	if len(kept) != 1 {
+		t.Fatalf("renewed again within RotateEvery: %v", kept)
+	}
+	req, _ := http.NewRequest("GET", ts.url()+"/v1/recordings", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("the old token still works after renewal: %d", resp.StatusCode)
+	}
+	req.Header.Set("Authorization", "Bearer "+kept[0])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the renewed token: %d", resp.StatusCode)
+	}
+}

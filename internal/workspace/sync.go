@@ -107,7 +107,9 @@ func SyncClient(cfg config.Config, v *vault.Vault, outbox string) (*assentsync.C
 	}
 	// Every pass saves the organisation's signed policy where the call setup reads it.
 	return assentsync.New(assentsync.Config{Server: cfg.ServerURL, Token: tok, Library: Library{v}, OutboxDir: outbox,
-		PolicyPath: config.PolicyPath(config.Path()), PolicyKey: policyKey(cfg.ServerURL)})
+		PolicyPath: config.PolicyPath(config.Path()), PolicyKey: policyKey(cfg.ServerURL),
+		// The server ends tokens after their lifetime: renew it and keep the new one in the keyring.
+		OnTokenRotated: func(t string) error { return keyring.Set(vault.KeyringService, tokenUser(cfg.ServerURL), t) }})
 }
 
 // Library adapts the vault to the sync client.

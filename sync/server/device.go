@@ -597,6 +597,28 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 	if rec.Finalised() {
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
 	}
+	// Per-device quotas: uploads in progress, then bytes started today.
+	ups, err := s.uploadsOf("")
+	if err != nil {
+		return none, tusd.FileInfoChanges{}, err
+	}
+	open := 0
+	for _, u := range ups {
+		if u.Device == d.ID {
+			open++
+		}
+	}
+	if open >= s.cfg.MaxUploadsPerDevice {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-uploads", "Too many uploads in progress",
+			fmt.Sprintf("This device has %d uploads in progress, the most the server allows; finish or terminate them first (incomplete uploads expire after %s).", open, s.cfg.UploadTTL))
+	}
+	day := s.now().UTC().Format("2006-01-02")
+	if ok, used, err := s.cfg.Store.ReserveBytes(ev.Context, d.ID, day, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay); err != nil {
+		return none, tusd.FileInfoChanges{}, err
+	} else if !ok {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-bytes", "Daily upload quota reached",
+			fmt.Sprintf("This device started %d bytes of uploads today (UTC), and %d more would pass the server's daily limit of %d; the rest syncs tomorrow, or ask the administrator to raise the limit.", used, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay))
+	}
 	// Keep only what we need; the device id binds the upload to its owner.
 	return none, tusd.FileInfoChanges{MetaData: tusd.MetaData{
 		"recording": meta.Recording, "index": strconv.Itoa(meta.Index), "sha256": meta.SHA256, "device": d.ID,

@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/json"
+	"net/http"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +128,54 @@ func TestWeakAdminTokenRefused(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "too weak") {
 			t.Fatalf("admin token %q: %v", tok, err)
 		}
+	}
+}
+
+// Per-device quotas: uploads in progress and bytes per day, each 429 with
+// what to do; another device is not affected.
+func TestPerDeviceUploadQuotas(t *testing.T) {
+	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := segData("rec-q", 1)
+	h := newHarnessCfg(t, st, nil, func(c *Config) { c.MaxUploadsPerDevice = 3; c.MaxBytesPerDevicePerDay = int64(len(data)) * 5 })
+	a, b := h.enrol(1), h.enrol(2)
+	h.fullRecordingRegisterOnly(a, "rec-q")
+	h.fullRecordingRegisterOnly(b, "rec-qb")
+	create := func(d dev, rec string, idx int) (*http.Response, []byte) {
+		return h.tusReq("POST", h.ts.URL+"/v1/uploads/", d.token, map[string]string{"Tus-Resumable": "1.0.0",
+			"Upload-Length": strconv.Itoa(len(data)), "Upload-Metadata": meta(map[string]string{"recording": rec, "index": strconv.Itoa(idx), "sha256": sum(data)})}, nil)
+	}
+	for i := 1; i <= 3; i++ {
+		if resp, body := create(a, "rec-q", i); resp.StatusCode != 201 {
+			t.Fatalf("upload %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := create(a, "rec-q", 4)
+	wantProblem(t, resp, body, 429, "quota-uploads")
+	if resp, body := create(b, "rec-qb", 1); resp.StatusCode != 201 {
+		t.Fatalf("another device is held by the first one's quota: %d %s", resp.StatusCode, body)
+	}
+	// Ended uploads free their slots; the bytes started today still count.
+	ups, _ := h.srv.uploadsOf("rec-q")
+	for _, u := range ups {
+		h.srv.terminateUpload(t.Context(), u.ID)
+	}
+	if resp, body := create(a, "rec-q", 5); resp.StatusCode != 201 {
+		t.Fatalf("after the uploads ended: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := create(a, "rec-q", 6); resp.StatusCode != 201 { // the 5th segment's bytes today: the limit
+		t.Fatalf("within the daily bytes: %d %s", resp.StatusCode, body)
+	}
+	resp, body = create(a, "rec-q", 7)
+	wantProblem(t, resp, body, 429, "quota-bytes")
+	h.now = h.now.Add(24 * time.Hour)
+	ups, _ = h.srv.uploadsOf("rec-q")
+	for _, u := range ups {
+		h.srv.terminateUpload(t.Context(), u.ID)
+	}
+	if resp, body := create(a, "rec-q", 8); resp.StatusCode != 201 {
+		t.Fatalf("the next day: %d %s", resp.StatusCode, body)
 	}
 }

@@ -147,7 +147,7 @@ func (s *Server) uploadsOf(id string) ([]uploadFile, error) {
 		if fi != nil {
 			mod = fi.ModTime()
 		}
-		out = append(out, uploadFile{ID: uid, Recording: info.MetaData["recording"], Modified: mod})
+		out = append(out, uploadFile{ID: uid, Recording: info.MetaData["recording"], Device: info.MetaData["device"], Modified: mod})
 	}
 	return out, nil
 }
@@ -155,6 +155,7 @@ func (s *Server) uploadsOf(id string) ([]uploadFile, error) {
 type uploadFile struct {
 	ID        string
 	Recording string
+	Device    string
 	Modified  time.Time
 }
 

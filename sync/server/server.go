@@ -49,6 +49,11 @@ type Config struct {
 	// UploadReadTimeout ends a tus PATCH whose body sends nothing for this
 	// long (each read gets this much time); 30 s if zero.
 	UploadReadTimeout time.Duration
+	// MaxUploadsPerDevice caps a device's tus uploads in progress (32 if
+	// zero); MaxBytesPerDevicePerDay caps the bytes of uploads a device
+	// starts per UTC day (4 GiB if zero). Beyond either: 429.
+	MaxUploadsPerDevice     int
+	MaxBytesPerDevicePerDay int64
 	// TokenTTL is how long a device token is valid after it was issued;
 	// devices rotate it (POST /v1/device/token) before then. 180 days if zero.
 	TokenTTL time.Duration
@@ -135,6 +140,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Notices == nil {
 		cfg.Notices = consent.NewLibrary(assets.Notices())
+	}
+	if cfg.MaxUploadsPerDevice <= 0 {
+		cfg.MaxUploadsPerDevice = 32
+	}
+	if cfg.MaxBytesPerDevicePerDay <= 0 {
+		cfg.MaxBytesPerDevicePerDay = 4 << 30
 	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 180 * 24 * time.Hour

@@ -22,6 +22,9 @@ type ServerStore interface {
 	// RotateToken replaces the device's token hash; ErrNotFound if the
 	// device is unknown, revoked, or its token is no longer oldHash.
 	RotateToken(ctx context.Context, id, oldHash, newHash string, at time.Time) error
+	// ReserveBytes adds n to the device's upload bytes of day (YYYY-MM-DD)
+	// if the total stays within limit; ok is false (and nothing added) if not.
+	ReserveBytes(ctx context.Context, id, day string, n, limit int64) (ok bool, used int64, err error)
 	// AddPolicy stores a policy version; ErrExists if the version is taken.
 	AddPolicy(ctx context.Context, p StoredPolicy) error
 	// Policies lists every policy version, oldest first.
@@ -136,4 +139,27 @@ func (s *sqlStore) Policies(ctx context.Context) ([]StoredPolicy, error) {
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+func (s *sqlStore) ReserveBytes(ctx context.Context, id, day string, n, limit int64) (bool, int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_usage (device_id, day, bytes) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`), id, day); err != nil {
+		return false, 0, err
+	}
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE device_usage SET bytes = bytes + ? WHERE device_id = ? AND day = ? AND bytes + ? <= ?`), n, id, day, n, limit)
+	if err != nil {
+		return false, 0, err
+	}
+	var used int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT bytes FROM device_usage WHERE device_id = ? AND day = ?`), id, day).Scan(&used); err != nil {
+		return false, 0, err
+	}
+	if k, _ := res.RowsAffected(); k != 1 {
+		return false, used, tx.Commit()
+	}
+	return true, used, tx.Commit()
 }
