@@ -22,7 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 )
 
 // Config configures a Client.
@@ -340,17 +340,9 @@ func (c *Client) saveState(st outboxState) error {
 
 const erasedMsg = "the organisation's server deleted this recording (an erasure request or retention); it will not be uploaded again — delete the local copy"
 
-type segInfo struct {
-	Index  int    `json:"index"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
+type segInfo = api.SegmentInfo
 
-type recStatus struct {
-	ID        string    `json:"id"`
-	Finalised bool      `json:"finalised"`
-	Segments  []segInfo `json:"segments"`
-}
+type recStatus = api.RecordingStatus
 
 func fileSHA(path string) (string, int64, error) {
 	f, err := os.Open(path)
@@ -559,15 +551,7 @@ func (c *Client) uploaded(idx int, st *outboxState) error {
 // ---- enrolment ----------------------------------------------------------------------
 
 // Enrolment is the server's answer to a successful enrolment.
-type Enrolment struct {
-	DeviceID        string `json:"device_id"`
-	Token           string `json:"token"`
-	EscrowRecipient string `json:"escrow_recipient,omitempty"`
-	PolicyKey       string `json:"policy_key"` // base64 Ed25519: keep it, and give it to Config.PolicyKey
-	Policy          *struct {
-		Policy consent.SignedPolicy `json:"policy"`
-	} `json:"policy,omitempty"` // the policy in force at enrolment, if set
-}
+type Enrolment = api.EnrolResponse
 
 // Enrol registers this device with assentd using a one-time code from the
 // admin, its Ed25519 signing public key and its age recipient. Keep the

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 )
 
 // The organisation's policy on the device. On every sync pass the client
@@ -22,10 +23,7 @@ import (
 // ErrPolicySignature means the server sent a policy its policy key did not sign.
 var ErrPolicySignature = errors.New("the organisation's policy from the server is not signed by the server's policy key; it was not saved. Ask your administrator; if the server was reinstalled, enrol this device again")
 
-type policyAnswer struct {
-	Version int                  `json:"version"`
-	Policy  consent.SignedPolicy `json:"policy"`
-}
+type policyAnswer = api.PolicyAnswer
 
 // FetchPolicy gets the policy in force and checks its signature. It returns
 // (nil, nil) if the organisation has not set one.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
 // Token rotation. assentd ends device tokens TokenTTL (default 180 days)
@@ -27,10 +29,7 @@ func (c *Client) maybeRotateToken(ctx context.Context) error {
 	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < c.cfg.RotateEvery {
 		return nil
 	}
-	var tr struct {
-		Token   string    `json:"token"`
-		Expires time.Time `json:"expires"`
-	}
+	var tr api.TokenResponse
 	if _, err := c.tus.jsonCall(ctx, http.MethodPost, "/v1/device/token", nil, &tr, http.StatusOK); err != nil {
 		return fmt.Errorf("renew the device token: %w", err)
 	}

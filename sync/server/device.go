@@ -18,6 +18,8 @@ import (
 	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
 var (
@@ -37,25 +39,9 @@ func recordKey(rec string) string       { return "recordings/" + rec + "/record.
 
 // ---- enrolment ------------------------------------------------------------------
 
-// EnrolRequest is the body of POST /v1/enrol.
-type EnrolRequest struct {
-	Code         string `json:"code"`
-	Name         string `json:"name"`
-	SigningKey   string `json:"signing_key"`   // base64 (std) Ed25519 public key
-	AgeRecipient string `json:"age_recipient"` // age1...
-}
+type EnrolRequest = api.EnrolRequest
 
-// EnrolResponse is the answer to a successful enrolment.
-type EnrolResponse struct {
-	DeviceID        string `json:"device_id"`
-	Token           string `json:"token"`
-	EscrowRecipient string `json:"escrow_recipient,omitempty"`
-	// PolicyKey is the server's policy public key (base64 Ed25519): the
-	// device checks every policy it fetches (GET /v1/policy) against it.
-	PolicyKey string `json:"policy_key"`
-	// Policy is the policy in force, if the organisation has set one.
-	Policy *PolicyAnswer `json:"policy,omitempty"`
-}
+type EnrolResponse = api.EnrolResponse
 
 // ParseEnrolRequest decodes and checks an enrolment body.
 func ParseEnrolRequest(body []byte) (EnrolRequest, ed25519.PublicKey, error) {
@@ -132,32 +118,13 @@ func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
 
 // ---- registration and finalisation ----------------------------------------------
 
-// RegisterRequest is the body of POST /v1/recordings.
-type RegisterRequest struct {
-	ID     string          `json:"id"`
-	Record json.RawMessage `json:"record"`
-}
+type RegisterRequest = api.RegisterRequest
 
-// SegmentInfo names one segment by index, size and ciphertext SHA-256 (hex).
-type SegmentInfo struct {
-	Index  int    `json:"index"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
+type SegmentInfo = api.SegmentInfo
 
-// FinaliseRequest is the body of PUT /v1/recordings/{id}/final.
-type FinaliseRequest struct {
-	Record   json.RawMessage `json:"record"`
-	Segments []SegmentInfo   `json:"segments"`
-}
+type FinaliseRequest = api.FinaliseRequest
 
-// RecordingStatus is what a device learns of one of its recordings.
-type RecordingStatus struct {
-	ID        string        `json:"id"`
-	Created   time.Time     `json:"created"`
-	Finalised bool          `json:"finalised"`
-	Segments  []SegmentInfo `json:"segments"`
-}
+type RecordingStatus = api.RecordingStatus
 
 // CheckSegments validates a finalisation's segment list (unique, non-negative
 // indexes, hex hashes, positive sizes).
@@ -760,11 +727,7 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 	return nil
 }
 
-// CommitRequest is the body of POST /v1/recordings/{id}/segments/{index}/commit:
-// it completes an upload whose bytes all arrived but whose finish was cut off.
-type CommitRequest struct {
-	Upload string `json:"upload"`
-}
+type CommitRequest = api.CommitRequest
 
 func (s *Server) commitEndpoint(w http.ResponseWriter, r *http.Request, d Device) {
 	id := r.PathValue("id")

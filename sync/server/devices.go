@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
 // ---- failed-attempt limits ---------------------------------------------------------
@@ -79,13 +81,7 @@ func strongAdminToken(t string) bool {
 
 // ---- revocation --------------------------------------------------------------------------
 
-// AdminDevice is one device in GET /v1/admin/devices.
-type AdminDevice struct {
-	ID       string     `json:"id"`
-	Name     string     `json:"name"`
-	Enrolled time.Time  `json:"enrolled"`
-	Revoked  *time.Time `json:"revoked,omitempty"`
-}
+type AdminDevice = api.AdminDevice
 
 func (s *Server) adminDevices(w http.ResponseWriter, r *http.Request) {
 	ds, err := s.cfg.Store.Devices(r.Context())
@@ -133,11 +129,7 @@ func RevokeDevice(ctx context.Context, st Store, id, how string, now time.Time) 
 
 // ---- token lifetime and rotation ------------------------------------------------------------
 
-// TokenResponse is the answer of POST /v1/device/token.
-type TokenResponse struct {
-	Token   string    `json:"token"`
-	Expires time.Time `json:"expires"`
-}
+type TokenResponse = api.TokenResponse
 
 // tokenExpired reports whether the device's token is older than TokenTTL.
 func (s *Server) tokenExpired(ctx context.Context, d Device) (bool, time.Time, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 )
 
 // The organisation's policy (issue 11 item 3, the server half of issue 10).
@@ -36,22 +37,9 @@ import (
 // ErrNoPolicy means the organisation has not set its policy.
 var ErrNoPolicy = errors.New("the organisation has not set its policy: run assentd policy set -controller NAME -contact ADDRESS (see docs/operations.md)")
 
-// PolicyRequest is the body of PUT /v1/admin/policy: the policy without
-// its version and issue time, which the server sets. An empty notice id or
-// version takes the default notice's newest version.
-type PolicyRequest struct {
-	NoticeID      string            `json:"noticeId"`
-	NoticeVersion string            `json:"noticeVersion"`
-	Org           consent.OrgParams `json:"org"`
-}
+type PolicyRequest = api.PolicyRequest
 
-// PolicyAnswer is what GET /v1/policy and the policy admin endpoints return.
-type PolicyAnswer struct {
-	Version   int                  `json:"version"`
-	Policy    consent.SignedPolicy `json:"policy"`
-	PublicKey string               `json:"public_key"` // base64 Ed25519 policy key
-	Hash      string               `json:"hash"`
-}
+type PolicyAnswer = api.PolicyAnswer
 
 // policyVersion is one issued version with the notice hashes it renders.
 type policyVersion struct {

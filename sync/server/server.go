@@ -22,6 +22,7 @@ import (
 
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 
 	"github.com/tus/tusd/v2/pkg/filestore"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
@@ -305,24 +306,15 @@ func routeLabel(r *http.Request) string {
 
 // ---- errors -------------------------------------------------------------
 
-type problemDoc struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-}
+type problemDoc = api.Problem
 
 func problemBody(status int, slug, title, detail string) []byte {
-	b, _ := json.Marshal(problemDoc{Type: "tag:assent.app,2026:problem/" + slug, Title: title, Status: status, Detail: detail})
-	return b
+	return api.NewProblem(status, slug, title, detail).Body()
 }
 
-// problem writes an RFC 9457 problem+json response.
+// problem writes an RFC 9457 problem+json response (api.Problem).
 func problem(w http.ResponseWriter, status int, slug, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(problemBody(status, slug, title, detail))
+	api.NewProblem(status, slug, title, detail).Write(w)
 }
 
 func tusProblem(status int, slug, title, detail string) tusd.Error {
