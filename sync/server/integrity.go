@@ -206,18 +206,21 @@ func (s *Server) terminateUploadsOf(ctx context.Context, id string) error {
 type SweepResult struct {
 	StaleUploads  int `json:"stale_uploads"`  // incomplete uploads older than UploadTTL
 	OrphanUploads int `json:"orphan_uploads"` // uploads of a recording that no longer exists
+	OrphanObjects int `json:"orphan_objects"` // recordings whose objects outlived their index entry
 }
 
-// Sweep removes incomplete uploads older than Config.UploadTTL and every
+// Sweep removes incomplete uploads older than Config.UploadTTL, every
 // upload whose recording is gone (deleted, erased, purged, or never
-// registered).
+// registered), and — where the object store can list recordings
+// (RecordingLister) — the objects of recordings without an index entry.
 func (s *Server) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	ups, err := s.uploadsOf("")
 	if err != nil {
 		return res, err
 	}
-	cutoff := s.now().Add(-s.cfg.UploadTTL)
+	// Upload files carry the file system's times: compare with the real clock.
+	cutoff := time.Now().Add(-s.cfg.UploadTTL)
 	for _, u := range ups {
 		orphan := false
 		if u.Recording == "" {
@@ -231,7 +234,7 @@ func (s *Server) Sweep(ctx context.Context) (SweepResult, error) {
 		if !orphan && !stale {
 			continue
 		}
-		if orphan && !stale && s.now().Sub(u.Modified) < time.Minute {
+		if orphan && !stale && time.Since(u.Modified) < time.Minute {
 			// A brand-new upload may belong to a registration still in flight.
 			continue
 		}
@@ -244,8 +247,11 @@ func (s *Server) Sweep(ctx context.Context) (SweepResult, error) {
 			res.StaleUploads++
 		}
 	}
-	if res.StaleUploads+res.OrphanUploads > 0 {
-		s.audit(ctx, "sweeper", "uploads.sweep", "", fmt.Sprintf("%d stale, %d orphaned uploads removed", res.StaleUploads, res.OrphanUploads))
+	if res.OrphanObjects, err = s.sweepObjects(ctx); err != nil {
+		return res, err
+	}
+	if res.StaleUploads+res.OrphanUploads+res.OrphanObjects > 0 {
+		s.audit(ctx, "sweeper", "uploads.sweep", "", fmt.Sprintf("%d stale, %d orphaned uploads removed; objects of %d recordings without an index entry removed", res.StaleUploads, res.OrphanUploads, res.OrphanObjects))
 	}
 	return res, nil
 }

@@ -758,3 +758,46 @@ func TestEveryStoredSecondProvable_EmptyRecordStoresNothing(t *testing.T) {
 		t.Fatalf("stored: %+v", segs)
 	}
 }
+
+// The sweeper removes stale uploads, uploads of recordings that are gone,
+// and objects whose recording has no index entry (a crash between the two
+// halves of a deletion), and leaves everything of a live recording alone.
+func TestDeleteMeansDelete_SweeperRemovesLeftovers(t *testing.T) {
+	h := newHarness(t)
+	d := h.enrol(1)
+	h.fullRecording(d, "rec-live", 1, "ann@example.com")
+	h.fullRecordingRegisterOnly(d, "rec-stale")
+	data := segData("rec-stale", 1)
+	u := h.startSlowUpload(d, "rec-stale", 1, data)
+	u.pw.CloseWithError(errors.New("gave up"))
+	<-u.done
+	// A crash after the objects' deletion started but before the index: simulate
+	// the reverse leftover — objects whose index entry is gone.
+	h.fullRecording(d, "rec-ghost", 1, "bob@example.com")
+	if err := h.st.DeleteRecording(t.Context(), "rec-ghost"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.srv.Sweep(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OrphanObjects != 1 || res.StaleUploads != 0 {
+		t.Fatalf("first sweep: %+v, want the ghost's objects only (the upload is fresh)", res)
+	}
+	ups, _ := h.srv.uploadsOf("rec-stale") // make it older than UploadTTL (24 h)
+	for _, up := range ups {
+		old := time.Now().Add(-25 * time.Hour)
+		os.Chtimes(filepath.Join(h.dir, "uploads", up.ID+".info"), old, old)
+	}
+	if res, err = h.srv.Sweep(t.Context()); err != nil || res.StaleUploads != 1 {
+		t.Fatalf("second sweep: %+v %v, want the stale upload", res, err)
+	}
+	h.assertNoTrace("rec-ghost", "bob@example.com")
+	if _, err := h.srv.Objects().Get(t.Context(), recordKey("rec-live")); err != nil {
+		t.Fatalf("the sweeper touched a live recording: %v", err)
+	}
+	_, body := h.do("GET", "/v1/admin/audit", testAdmin, nil)
+	if !strings.Contains(string(body), "uploads.sweep") {
+		t.Fatal("the sweep is not audited")
+	}
+}
