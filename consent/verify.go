@@ -98,6 +98,9 @@ func Parse(data []byte) (*Record, error) {
 		// The schema accepted it, so this is a type the schema does not pin.
 		return nil, &FieldError{Path: "/", Msg: err.Error(), Err: ErrSchema}
 	}
+	if err := checkStrict(data, &r); err != nil { // duplicate keys, non-canonical encoding: strict.go
+		return nil, err
+	}
 	return &r, nil
 }
 

@@ -21,7 +21,17 @@ rm -rf "$ART"; mkdir -p "$ART"
 work="$(mktemp -d /tmp/assent-e2e.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 export ASSENT_HOME="$work/vault" ASSENT_CONFIG="$work/config.json"
-echo '{"org":{"controller":"Acme Sales BV","contact":"privacy@acme.example"},"chime":false}' > "$ASSENT_CONFIG"
+# The organisation's facts, every notice field explicit: the device renders its
+# notices from them, and the server's policy (section 6) states the same facts,
+# so the records made before enrolment carry notices the organisation issued.
+ORG_PROCESSOR="no one else: Acme Sales BV runs Assent itself"
+ORG_STORAGE="encrypted on the host's computer and on Acme Sales BV's own server"
+ORG_TRANSFER="none: the recording does not leave the countries where Acme Sales BV operates"
+ORG_AUTHORITY="the data protection authority of the country where you live or work"
+cat > "$ASSENT_CONFIG" <<JSON
+{"org":{"controller":"Acme Sales BV","contact":"privacy@acme.example","processor":"$ORG_PROCESSOR",
+ "storageLocation":"$ORG_STORAGE","transfer":"$ORG_TRANSFER","supervisoryAuthority":"$ORG_AUTHORITY","jurisdiction":"EU"},"chime":false}
+JSON
 pass=0 failn=0
 ok() { echo "e2e: ok   - $*"; pass=$((pass + 1)); }
 bad() { echo "e2e: FAIL - $*"; failn=$((failn + 1)); }
@@ -157,13 +167,19 @@ print(round($t_kill-ts-1.9,2))" 2>/dev/null || echo 99)
 fi
 
 # ---------------------------------------------------------------- 6. sync to a real assentd over loopback
-ADMIN=e2e-admin-token-$RANDOM$RANDOM
+ADMIN=e2e-admin-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 port=$(( 30000 + RANDOM % 20000 ))
 SERVER="http://127.0.0.1:$port"
 ASSENTD_ADMIN_TOKEN=$ADMIN "$root/bin/assentd" serve -addr "127.0.0.1:$port" -data "$work/server" > "$ART/assentd.log" 2>&1 &
 srv=$!
 for _ in $(seq 100); do curl -fsS "$SERVER/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 admin() { curl -sS -o "$work/admin.out" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$@"; }
+# The organisation's policy first: assentd refuses recordings until it is set
+# (the same controller and contact the device's settings use above).
+if "$root/bin/assentd" policy set -data "$work/server" -controller "Acme Sales BV" -contact privacy@acme.example \
+    -processor "$ORG_PROCESSOR" -storage-location "$ORG_STORAGE" -transfer "$ORG_TRANSFER" -authority "$ORG_AUTHORITY" \
+    -jurisdiction EU > "$ART/policy.txt" 2>&1; then
+  ok "the organisation's policy is set (assentd policy set)"; else bad "policy set: $(cat "$ART/policy.txt")"; fi
 code=$("$root/bin/assentd" enroll -data "$work/server" 2>/dev/null | head -1 | tr -d "[:space:]")
 if [ -n "$code" ] && "$BIN" sync --enrol "$SERVER" --code="$code" > "$ART/enrol.txt" 2>&1; then ok "device enrolled with a one-time code"; else bad "enrol: $(cat "$ART/enrol.txt")"; fi
 if "$BIN" sync > "$ART/sync.txt" 2>&1 && grep -q "Everything is synced" "$ART/sync.txt"; then ok "assent sync uploaded everything (tus, consent verified by the server)"; else bad "sync: $(tail -5 "$ART/sync.txt")"; fi

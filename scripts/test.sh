@@ -24,6 +24,9 @@ mkdir -p bin
 $GO build -race -o bin/assent .
 CGO_ENABLED=0 $GO build -o bin/assentd ./cmd/assentd
 
+step "npm clients for the tests (tus-js-client)"
+scripts/npm-tools.sh
+
 step "go test -race (real parts)"
 mkdir -p artifacts
 scripts/with-real-parts.sh $GO test -race -count=1 -timeout 20m ./... 2>&1 | tee artifacts/go-test.log

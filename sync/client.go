@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/internal/crashpoint"
+	"github.com/assent-app/assent/sync/api"
 )
 
 // Config configures a Client.
@@ -39,6 +40,17 @@ type Config struct {
 	PollInterval   time.Duration // Run: pause between passes with nothing to do; default 10 s
 	MinBackoff     time.Duration // Run: first pause after a failure; default 1 s
 	MaxBackoff     time.Duration // Run: longest pause after failures; default 5 min
+
+	// PolicyPath, if set, is where every pass saves the organisation's
+	// signed policy (internal/config.PolicyPath); PolicyKey is the server's
+	// policy public key from enrolment, which every policy must verify against.
+	PolicyPath string
+	PolicyKey  ed25519.PublicKey
+
+	// OnTokenRotated, if set, keeps a renewed device token (token.go);
+	// the client renews its token every RotateEvery (default 30 days; < 0: never).
+	OnTokenRotated func(token string) error
+	RotateEvery    time.Duration
 }
 
 // Phase is where a recording stands in sync.
@@ -109,6 +121,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.RotateEvery == 0 {
+		cfg.RotateEvery = 30 * 24 * time.Hour
 	}
 	c := &Client{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), prog: map[string]Progress{}}
 	c.tus = &tusClient{base: strings.TrimRight(cfg.Server, "/"), token: cfg.Token, hc: cfg.HTTPClient, limit: newLimiter(cfg.BandwidthLimit), sent: &c.sent}
@@ -201,6 +216,14 @@ func (c *Client) SyncOnce(ctx context.Context) error {
 		if err != nil && first == nil {
 			first = err
 		}
+	}
+	if err := c.maybeRotateToken(ctx); err != nil {
+		c.log.Warn("device token not renewed", "err", err.Error())
+		keep(fmt.Errorf("sync: %w", err))
+	}
+	if err := c.savePolicy(ctx); err != nil {
+		c.log.Warn("organisation policy not updated", "err", err.Error())
+		keep(fmt.Errorf("sync: %w", err))
 	}
 	dels, err := c.cfg.Library.PendingDeletions()
 	if err != nil {
@@ -319,17 +342,9 @@ func (c *Client) saveState(st outboxState) error {
 
 const erasedMsg = "the organisation's server deleted this recording (an erasure request or retention); it will not be uploaded again — delete the local copy"
 
-type segInfo struct {
-	Index  int    `json:"index"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
+type segInfo = api.SegmentInfo
 
-type recStatus struct {
-	ID        string    `json:"id"`
-	Finalised bool      `json:"finalised"`
-	Segments  []segInfo `json:"segments"`
-}
+type recStatus = api.RecordingStatus
 
 func fileSHA(path string) (string, int64, error) {
 	f, err := os.Open(path)
@@ -538,11 +553,7 @@ func (c *Client) uploaded(idx int, st *outboxState) error {
 // ---- enrolment ----------------------------------------------------------------------
 
 // Enrolment is the server's answer to a successful enrolment.
-type Enrolment struct {
-	DeviceID        string `json:"device_id"`
-	Token           string `json:"token"`
-	EscrowRecipient string `json:"escrow_recipient,omitempty"`
-}
+type Enrolment = api.EnrolResponse
 
 // Enrol registers this device with assentd using a one-time code from the
 // admin, its Ed25519 signing public key and its age recipient. Keep the

@@ -29,6 +29,9 @@ import (
 
 const adminToken = "admin-token-for-sync-tests-0123"
 
+// testPolicyKey signs the test server's policy (the same across restarts).
+var testPolicyKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x51}, 32))
+
 // testServer is a real assentd on a loopback listener that can be stopped
 // abruptly and started again on the same address and data directory.
 type testServer struct {
@@ -47,9 +50,18 @@ func startServer(t testing.TB, dir, addr string) *testServer {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Store: st, Objects: server.LocalObjects{Dir: filepath.Join(dir, "objects")}, UploadDir: filepath.Join(dir, "uploads"),
-		AdminToken: adminToken, SubjectSalt: []byte("sync-test-salt-0123456789")})
+		AdminToken: adminToken, SubjectSalt: []byte("sync-test-salt-0123456789"), PolicyKey: testPolicyKey})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The organisation's policy: the notice the test calls use (newCall).
+	if ps, err := st.Policies(t.Context()); err != nil {
+		t.Fatal(err)
+	} else if len(ps) == 0 {
+		if _, err := srv.SetPolicy(t.Context(), server.PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1",
+			Org: consent.OrgParams{Controller: "Acme", Contact: "privacy@acme.example"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if addr == "" {
 		addr = "127.0.0.1:0"

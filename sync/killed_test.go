@@ -63,7 +63,11 @@ func TestNothingLostOnCrash_KillDashNineAssentd(t *testing.T) {
 	data := t.TempDir()
 	p := startAssentd(t, bin, data, "127.0.0.1:0")
 
-	// Enrol with a code made by the CLI, as an admin would.
+	// The organisation's policy (the notice newCall uses), then enrol with a
+	// code made by the CLI, as an admin would.
+	if out, err := exec.Command(bin, "policy", "set", "-data", data, "-notice-version", "1", "-controller", "Acme", "-contact", "privacy@acme.example").CombinedOutput(); err != nil {
+		t.Fatalf("assentd policy set: %v %s", err, out)
+	}
 	out, err := exec.Command(bin, "enroll", "-data", data).Output()
 	if err != nil {
 		t.Fatalf("assentd enroll: %v", err)

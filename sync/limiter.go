@@ -2,48 +2,39 @@ package sync
 
 import (
 	"context"
-	gosync "sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// limiter is a token bucket of rate bytes per second with 1/8 s of burst.
+// limiter caps upload bandwidth at rate bytes per second with 1/8 s of
+// burst (golang.org/x/time/rate's token bucket, starting empty).
 type limiter struct {
-	rate int64
-	mu   gosync.Mutex
-	tok  float64
-	last time.Time
+	l     *rate.Limiter
+	burst int
 }
 
-func newLimiter(rate int64) *limiter {
-	if rate <= 0 {
+func newLimiter(bytesPerSec int64) *limiter {
+	if bytesPerSec <= 0 {
 		return nil
 	}
-	return &limiter{rate: rate, tok: 0, last: time.Now()}
+	burst := int(max(bytesPerSec/8, 1))
+	l := rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+	l.ReserveN(time.Now(), burst) // start empty: the first bytes wait too
+	return &limiter{l: l, burst: burst}
 }
 
+// wait blocks until n more bytes may be sent, or ctx ends.
 func (l *limiter) wait(ctx context.Context, n int) error {
-	l.mu.Lock()
-	now := time.Now()
-	l.tok += now.Sub(l.last).Seconds() * float64(l.rate)
-	if burst := float64(l.rate) / 8; l.tok > burst {
-		l.tok = burst
+	for n > 0 {
+		k := min(n, l.burst)
+		if err := l.l.WaitN(ctx, k); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		n -= k
 	}
-	l.last = now
-	l.tok -= float64(n)
-	var d time.Duration
-	if l.tok < 0 {
-		d = time.Duration(-l.tok / float64(l.rate) * float64(time.Second))
-	}
-	l.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }

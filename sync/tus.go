@@ -13,54 +13,16 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
-// ProblemError is an error answer of the server (RFC 9457 problem+json).
-type ProblemError struct {
-	Status int
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Detail string `json:"detail"`
-}
+// ProblemError is an error answer of the server (RFC 9457 problem+json),
+// the shared api.Problem.
+type ProblemError = api.Problem
 
-func (e *ProblemError) Error() string {
-	if e.Detail != "" {
-		return fmt.Sprintf("server refused (%d %s): %s", e.Status, e.Title, e.Detail)
-	}
-	return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
-}
-
-// Slug is the last part of the problem type, e.g. "record-invalid".
-func (e *ProblemError) Slug() string {
-	if i := strings.LastIndexByte(e.Type, '/'); i >= 0 {
-		return e.Type[i+1:]
-	}
-	return e.Type
-}
-
-// Temporary reports whether retrying the same request later may succeed.
-func (e *ProblemError) Temporary() bool {
-	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Status == http.StatusTooManyRequests || e.Status == http.StatusLocked
-}
-
-// ParseProblem reads an error response body into a ProblemError; bodies that
-// are not problem+json keep their first line as the detail.
-func ParseProblem(status int, body []byte) *ProblemError {
-	p := &ProblemError{Status: status}
-	if len(body) > 0 && body[0] == '{' {
-		if json.Unmarshal(body, p) == nil {
-			p.Status = status
-			return p
-		}
-	}
-	line, _, _ := strings.Cut(strings.TrimSpace(string(body)), "\n")
-	if len(line) > 300 {
-		line = line[:300]
-	}
-	p.Title = http.StatusText(status)
-	p.Detail = line
-	return p
-}
+// ParseProblem reads an error response body (api.ParseProblem).
+func ParseProblem(status int, body []byte) *ProblemError { return api.ParseProblem(status, body) }
 
 func problemOf(resp *http.Response) *ProblemError {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -185,8 +147,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if len(p) > 32<<10 {
 		p = p[:32<<10]
 	}
-	if c.limit != nil && c.limit.rate > 0 && len(p) > int(c.limit.rate) {
-		p = p[:max(1, int(c.limit.rate/4))]
+	if c.limit != nil && len(p) > c.limit.burst {
+		p = p[:c.limit.burst] // one read never needs more than the burst
 	}
 	n, err := c.r.Read(p)
 	if n > 0 {

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -21,7 +22,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/assent-app/assent/assets"
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/sync/server"
 	"github.com/assent-app/assent/sync/server/consentpage"
 )
@@ -42,6 +44,8 @@ commands:
   enroll   print a one-time enrolment code for a device
   purge    delete recordings whose retention ended, once
   migrate  bring the database schema to this version, once (serve does it too)
+  device   list devices, or revoke one: assentd device revoke <device id>
+  policy   show the organisation's policy, or set a new version: assentd policy set -controller NAME -contact ADDRESS
 
 Run "assentd <command> -h" for the flags of a command.
 `
@@ -81,6 +85,32 @@ func (c *common) objects() (server.Objects, error) {
 	return server.NewS3Objects(server.S3Config{Endpoint: c.s3, Bucket: c.s3Bucket, Region: c.s3Region, AccessKey: ak, SecretKey: sk, PathStyle: true})
 }
 
+// policyKey is the server's policy-signing key: ASSENTD_POLICY_KEY (base64
+// Ed25519 seed; give every replica the same) or <data>/policy-key, created on
+// first use.
+func (c *common) policyKey() (ed25519.PrivateKey, error) {
+	seed := os.Getenv("ASSENTD_POLICY_KEY")
+	if seed == "" {
+		if err := os.MkdirAll(c.data, 0o700); err != nil {
+			return nil, err
+		}
+		b, _, err := secret(filepath.Join(c.data, "policy-key"), func() []byte {
+			k := make([]byte, ed25519.SeedSize)
+			rand.Read(k)
+			return []byte(base64.StdEncoding.EncodeToString(k))
+		})
+		if err != nil {
+			return nil, fmt.Errorf("policy key: %w", err)
+		}
+		seed = string(b)
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(seed))
+	if err != nil || len(k) != ed25519.SeedSize {
+		return nil, errors.New("the policy key (ASSENTD_POLICY_KEY or <data>/policy-key) must be a 32-byte Ed25519 seed in base64")
+	}
+	return ed25519.NewKeyFromSeed(k), nil
+}
+
 func defaultDataDir() string {
 	if d := os.Getenv("ASSENTD_DATA"); d != "" {
 		return d
@@ -115,6 +145,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return purge(args[1:], stdout, stderr)
 	case "migrate":
 		return migrateCmd(args[1:], stdout, stderr) // replicas.go
+	case "device":
+		return device(args[1:], stdout, stderr)
+	case "policy":
+		return policy(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -192,7 +226,15 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
 	drainWait := fs.Duration("drain-wait", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the server stops taking requests (give the load balancer time to notice)")
-	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "base URL participants reach for remote consent pages (default: the Host of each device request)")
+	requireSealed := fs.Bool("require-sealed-segments", true, "store only segments that the latest consent record lists in a SegmentSealed event (false only for devices older than record format v2)")
+	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
+	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
+	maxConns := fs.Int("max-conns", 1024, "connections served at once")
+	forwarded := fs.Bool("forwarded-headers", false, "build upload URLs from X-Forwarded-Proto/-Host when -public-url is not set (only behind a proxy that sets them)")
+	tokenTTL := fs.Duration("token-ttl", 180*24*time.Hour, "how long a device token is valid unless the device rotates it")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "longest time to read a request (tus upload bodies: -upload-read-timeout per read instead)")
+	uploadRead := fs.Duration("upload-read-timeout", 30*time.Second, "an upload body that sends nothing for this long is cut off (the client resumes)")
+	publicURL := fs.String("public-url", os.Getenv("ASSENTD_PUBLIC_URL"), "the server's URL as devices and participants reach it (upload URLs and remote consent pages; default: the Host of each request)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -229,8 +271,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	defer closeUploads()
-	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), Uploads: uploads,
-		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log}
+	pkey, err := c.policyKey()
+	if err != nil {
+		return fail("%v", err)
+	}
+	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), Uploads: uploads, PolicyKey: pkey, TokenTTL: *tokenTTL,
+		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log,
+		RequireSealedSegments: *requireSealed, PublicURL: *publicURL, ForwardedHeaders: *forwarded, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
 	}
@@ -276,15 +323,18 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return fail("remote consent pages: %v", err)
 	}
 	pages.Register(srv)
+	limits := server.Limits{ReadTimeout: *readTimeout, MaxConns: *maxConns}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail("cannot listen on %s: %v", *addr, err)
 	}
+	ln = limits.Listen(ln)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go runPurge(ctx, srv, st, *purgeEvery, log) // replicas.go: one replica at a time (lease)
+	go runSweep(ctx, srv, st, *sweepEvery, log) // replicas.go: one replica at a time (lease)
 	go pages.Run(ctx)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 20 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := srv.HTTPServer(limits)
 	errc := make(chan error, 1)
 	go func() {
 		if *cert != "" {
@@ -328,8 +378,9 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
 		return 1
 	}
+	_, throwaway, _ := ed25519.GenerateKey(rand.Reader) // purging signs nothing
 	srv, err := server.New(server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"),
-		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt")})
+		AdminTokenHash: strings.Repeat("0", 64), SubjectSalt: []byte("purge-needs-no-subject-salt"), PolicyKey: throwaway})
 	if err != nil {
 		fmt.Fprintf(stderr, "assentd purge: %v\n", err)
 		return 1
@@ -340,5 +391,119 @@ func purge(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "purged %d recordings\n", len(ids))
+	return 0
+}
+
+func device(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("device", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assentd device [flags] list\n       assentd device [flags] revoke <device id>")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 || (rest[0] == "revoke" && len(rest) != 2) || (rest[0] != "revoke" && rest[0] != "list") {
+		fs.Usage()
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd device: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if rest[0] == "list" {
+		ds, err := st.Devices(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "assentd device list: %v\n", err)
+			return 1
+		}
+		for _, d := range ds {
+			state := "active"
+			if !d.Revoked.IsZero() {
+				state = "revoked " + d.Revoked.Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%s\t%s\tenrolled %s\t%s\n", d.ID, d.Name, d.EnrolledAt.Format(time.RFC3339), state)
+		}
+		return 0
+	}
+	if err := server.RevokeDevice(ctx, st, rest[1], "assentd device revoke", time.Now()); errors.Is(err, server.ErrNotFound) {
+		fmt.Fprintf(stderr, "assentd device revoke: no device %q; see assentd device list\n", rest[1])
+		return 1
+	} else if err != nil {
+		fmt.Fprintf(stderr, "assentd device revoke: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "revoked %s: its token no longer works; its recordings stay on the server\n", rest[1])
+	return 0
+}
+
+func policy(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("policy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.flags(fs)
+	var req server.PolicyRequest
+	fs.StringVar(&req.NoticeID, "notice-id", "", "notice template id (default: the default notice)")
+	fs.StringVar(&req.NoticeVersion, "notice-version", "", "notice template version (default: the newest)")
+	fs.StringVar(&req.Org.Controller, "controller", "", "the organisation that decides about the recordings (required)")
+	fs.StringVar(&req.Org.Contact, "contact", "", "e-mail address or URL for privacy questions and rights requests (required)")
+	fs.IntVar(&req.Org.RetentionMonths, "retention-months", 0, "how long recordings are kept (default 36)")
+	fs.IntVar(&req.Org.MinAge, "min-age", 0, "minimum age of participants, 13–18 (default 16)")
+	fs.StringVar(&req.Org.Processor, "processor", "", "who processes the recordings for the organisation")
+	fs.StringVar(&req.Org.StorageLocation, "storage-location", "", "where recordings are stored")
+	fs.StringVar(&req.Org.Transfer, "transfer", "", "cross-border transfer statement")
+	fs.StringVar(&req.Org.SupervisoryAuthority, "authority", "", "where participants can complain")
+	fs.StringVar(&req.Org.Jurisdiction, "jurisdiction", "", "legal system of the organisation, e.g. EU")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: assentd policy show [flags]\n       assentd policy set -controller NAME -contact ADDRESS [flags]")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || (args[0] != "show" && args[0] != "set") {
+		fs.Usage()
+		return 2
+	}
+	verb := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	st, err := c.open()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	key, err := c.policyKey()
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy: %v\n", err)
+		return 1
+	}
+	ctx := context.Background()
+	if verb == "show" {
+		ps, err := st.Policies(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "assentd policy show: %v\n", err)
+			return 1
+		}
+		if len(ps) == 0 {
+			fmt.Fprintln(stderr, "no policy is set: devices cannot sync recordings until you run assentd policy set -controller NAME -contact ADDRESS")
+			return 1
+		}
+		last := ps[len(ps)-1]
+		fmt.Fprintf(stdout, "version %d, issued %s\n%s\n", last.Version, last.Issued.Format(time.RFC3339), last.Policy)
+		return 0
+	}
+	ans, err := server.SetPolicy(ctx, st, key, consent.NewLibrary(assets.Notices()), req, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "assentd policy set: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "policy version %d issued (%s); devices fetch it on their next sync\n", ans.Version, ans.Hash)
 	return 0
 }

@@ -138,3 +138,41 @@ func TestServeTLSAndStopGracefully(t *testing.T) {
 		t.Fatal("the admin token appears in the log more than once")
 	}
 }
+
+func TestDeviceRevokeCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"device", "-data", dir, "revoke", "dev_unknown"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no device") {
+		t.Fatalf("revoke unknown: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"device", "-data", dir}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage") {
+		t.Fatalf("device without a verb: exit %d, %q", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"device", "-data", dir, "list"}, &out, &errb); code != 0 || out.Len() != 0 {
+		t.Fatalf("list on a new server: exit %d, %q %q", code, out.String(), errb.String())
+	}
+}
+
+func TestPolicyCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"policy", "show", "-data", dir}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "assentd policy set") {
+		t.Fatalf("show without a policy: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"policy", "set", "-data", dir, "-contact", "privacy@acme.example"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "controller") {
+		t.Fatalf("set without a controller: exit %d, %q", code, errb.String())
+	}
+	if code := run([]string{"policy", "set", "-data", dir, "-controller", "Acme BV", "-contact", "privacy@acme.example", "-retention-months", "12"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "version 1") {
+		t.Fatalf("set: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"policy", "show", "-data", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "Acme BV") || !strings.Contains(out.String(), `"RetentionMonths":12`) {
+		t.Fatalf("show: exit %d, %q", code, out.String())
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "policy-key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("policy key file: %v %v", fi, err)
+	}
+}

@@ -33,6 +33,13 @@ func runPurge(ctx context.Context, srv *server.Server, st server.Store, every ti
 		func(ctx context.Context) error { _, err := srv.Purge(ctx); return err })
 }
 
+// runSweep runs the upload sweeper on one replica at a time (lease).
+func runSweep(ctx context.Context, srv *server.Server, st server.Store, every time.Duration, log *slog.Logger) {
+	server.RunLeased(ctx, st, "upload-sweep", holderID(), every, time.Hour,
+		func(err error) { log.Error("upload sweep failed; will retry", "err", err.Error()) },
+		func(ctx context.Context) error { _, err := srv.Sweep(ctx); return err })
+}
+
 // shutdown stops a replica gracefully: /readyz turns 503 (the load balancer
 // stops sending new requests), after drainWait the consent event streams end
 // (devices reconnect with Last-Event-ID to another replica), then the HTTP

@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +19,10 @@ import (
 
 // tokenUser names the keyring entry that holds the device token for a server.
 func tokenUser(server string) string { return "sync-token " + strings.TrimRight(server, "/") }
+
+// policyKeyUser names the keyring entry that holds the server's policy
+// public key (not a secret; kept beside the token it came with).
+func policyKeyUser(server string) string { return "policy-key " + strings.TrimRight(server, "/") }
 
 // ErrNotEnrolled means there is no server or no device token.
 var ErrNotEnrolled = errors.New("this device is not enrolled with a server; ask your admin for an enrolment code and enrol in Settings (or 'assent sync --enrol URL CODE')")
@@ -43,7 +49,37 @@ func Enrol(ctx context.Context, hc *http.Client, v *vault.Vault, server, code, n
 			return err
 		}
 	}
+	if e.PolicyKey != "" {
+		pub, err := base64.StdEncoding.DecodeString(e.PolicyKey)
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return fmt.Errorf("the server sent a policy key that is not an Ed25519 key; ask your administrator")
+		}
+		if err := keyring.Set(vault.KeyringService, policyKeyUser(server), e.PolicyKey); err != nil {
+			return fmt.Errorf("the server's policy key could not be stored in the keyring (%v); unlock the keyring and enrol again with a new code", err)
+		}
+		if e.Policy != nil {
+			if _, err := e.Policy.Policy.Open(pub); err != nil {
+				return fmt.Errorf("the organisation's policy from the server does not verify (%v); ask your administrator", err)
+			}
+			if err := assentsync.SavePolicy(config.PolicyPath(config.Path()), &e.Policy.Policy); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// policyKey reads the server's policy public key kept at enrolment (nil if none).
+func policyKey(server string) ed25519.PublicKey {
+	s, err := keyring.Get(vault.KeyringService, policyKeyUser(server))
+	if err != nil {
+		return nil
+	}
+	pub, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil
+	}
+	return pub
 }
 
 // DeviceToken reads the device token for server from the OS keyring; it
@@ -69,7 +105,11 @@ func SyncClient(cfg config.Config, v *vault.Vault, outbox string) (*assentsync.C
 	if err != nil {
 		return nil, err
 	}
-	return assentsync.New(assentsync.Config{Server: cfg.ServerURL, Token: tok, Library: Library{v}, OutboxDir: outbox})
+	// Every pass saves the organisation's signed policy where the call setup reads it.
+	return assentsync.New(assentsync.Config{Server: cfg.ServerURL, Token: tok, Library: Library{v}, OutboxDir: outbox,
+		PolicyPath: config.PolicyPath(config.Path()), PolicyKey: policyKey(cfg.ServerURL),
+		// The server ends tokens after their lifetime: renew it and keep the new one in the keyring.
+		OnTokenRotated: func(t string) error { return keyring.Set(vault.KeyringService, tokenUser(cfg.ServerURL), t) }})
 }
 
 // Library adapts the vault to the sync client.

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 	"github.com/assent-app/assent/sync/server/consentpage"
 )
 
@@ -132,8 +133,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, hdr m
 // problemError turns a non-2xx answer into an error with the server's detail.
 func problemError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var p struct{ Title, Detail string }
-	if json.Unmarshal(b, &p) == nil && p.Detail != "" {
+	if p := api.ParseProblem(resp.StatusCode, b); p.Detail != "" && p.Type != "" {
 		return fmt.Errorf("%w (%d %s): %s", ErrServer, resp.StatusCode, p.Title, p.Detail)
 	}
 	return fmt.Errorf("%w: HTTP %d", ErrServer, resp.StatusCode)

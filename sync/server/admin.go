@@ -12,12 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
-// SubjectRequest is the body of the admin subject endpoints.
-type SubjectRequest struct {
-	Email string `json:"email"`
-}
+type SubjectRequest = api.SubjectRequest
 
 // ParseSubjectRequest checks a subject request body.
 func ParseSubjectRequest(body []byte) (SubjectRequest, error) {
@@ -49,16 +48,7 @@ func (s *Server) subjectReq(w http.ResponseWriter, r *http.Request) (string, boo
 	return s.subjectHash(req.Email), true
 }
 
-// AdminRecording is one recording in an admin answer.
-type AdminRecording struct {
-	ID          string    `json:"id"`
-	DeviceID    string    `json:"device_id"`
-	Created     time.Time `json:"created"`
-	Finalised   bool      `json:"finalised"`
-	RetainUntil time.Time `json:"retain_until"`
-	Segments    int       `json:"segments"`
-	Restricted  bool      `json:"restricted"`
-}
+type AdminRecording = api.AdminRecording
 
 func (s *Server) adminRecs(ctx context.Context, recs []Recording) []AdminRecording {
 	out := []AdminRecording{}

@@ -18,33 +18,37 @@ import (
 	"time"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
+
+	"github.com/assent-app/assent/sync/api"
 )
 
 var (
 	recordingIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 	sha256Re      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	uploadIDRe    = regexp.MustCompile(`^[0-9a-f]{1,64}(\+[A-Za-z0-9._~-]{1,512})?$`) // filestore: hex; s3store (uploads.go): hex+multipart id
+	// tusd's ids: 16 random bytes in hex (filestore); the s3store
+	// (uploads.go) appends "+" and the multipart upload id. Never "..".
+	uploadIDRe = regexp.MustCompile(`^[0-9a-f]{32}(\+[A-Za-z0-9._~-]{1,512})?$`)
 )
+
+// validRecordingID: the id pattern, and never "..", so an id is always one
+// path element of an object key.
+func validRecordingID(id string) bool {
+	return recordingIDRe.MatchString(id) && !strings.Contains(id, "..")
+}
+
+// validUploadID: tusd's id pattern and never "..", so an id is never a path.
+func validUploadID(id string) bool {
+	return uploadIDRe.MatchString(id) && !strings.Contains(id, "..")
+}
 
 func segKey(rec string, idx int) string { return fmt.Sprintf("recordings/%s/seg-%06d.age", rec, idx) }
 func recordKey(rec string) string       { return "recordings/" + rec + "/record.json" }
 
 // ---- enrolment ------------------------------------------------------------------
 
-// EnrolRequest is the body of POST /v1/enrol.
-type EnrolRequest struct {
-	Code         string `json:"code"`
-	Name         string `json:"name"`
-	SigningKey   string `json:"signing_key"`   // base64 (std) Ed25519 public key
-	AgeRecipient string `json:"age_recipient"` // age1...
-}
+type EnrolRequest = api.EnrolRequest
 
-// EnrolResponse is the answer to a successful enrolment.
-type EnrolResponse struct {
-	DeviceID        string `json:"device_id"`
-	Token           string `json:"token"`
-	EscrowRecipient string `json:"escrow_recipient,omitempty"`
-}
+type EnrolResponse = api.EnrolResponse
 
 // ParseEnrolRequest decodes and checks an enrolment body.
 func ParseEnrolRequest(body []byte) (EnrolRequest, ed25519.PublicKey, error) {
@@ -81,8 +85,13 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
 		return
 	}
+	if s.fails.blocked(clientIP(r)) {
+		s.tooManyFailures(w)
+		return
+	}
 	err = s.cfg.Store.UseEnrolmentCode(r.Context(), hashToken(strings.TrimSpace(req.Code)), s.now())
 	if errors.Is(err, ErrNotFound) {
+		s.authFailed(r, "enrolment.failed")
 		problem(w, http.StatusForbidden, "bad-code", "Enrolment code not valid", "The code is unknown, already used or expired. Ask your administrator for a new one (assentd enroll).")
 		return
 	}
@@ -97,7 +106,13 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r.Context(), "enrolment", "device.enrol", "", d.ID)
-	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient})
+	s.cfg.Store.RotateToken(r.Context(), d.ID, d.TokenHash, d.TokenHash, d.EnrolledAt) // records when the token was issued
+	pol, err := s.latestPolicy(r.Context())
+	if err != nil {
+		s.log.Error("reading the policy for an enrolment", "err", err.Error())
+	}
+	writeJSON(w, http.StatusCreated, EnrolResponse{DeviceID: d.ID, Token: token, EscrowRecipient: s.cfg.EscrowRecipient,
+		PolicyKey: base64.StdEncoding.EncodeToString(s.policyPub()), Policy: pol})
 }
 
 func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
@@ -110,32 +125,13 @@ func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
 
 // ---- registration and finalisation ----------------------------------------------
 
-// RegisterRequest is the body of POST /v1/recordings.
-type RegisterRequest struct {
-	ID     string          `json:"id"`
-	Record json.RawMessage `json:"record"`
-}
+type RegisterRequest = api.RegisterRequest
 
-// SegmentInfo names one segment by index, size and ciphertext SHA-256 (hex).
-type SegmentInfo struct {
-	Index  int    `json:"index"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
+type SegmentInfo = api.SegmentInfo
 
-// FinaliseRequest is the body of PUT /v1/recordings/{id}/final.
-type FinaliseRequest struct {
-	Record   json.RawMessage `json:"record"`
-	Segments []SegmentInfo   `json:"segments"`
-}
+type FinaliseRequest = api.FinaliseRequest
 
-// RecordingStatus is what a device learns of one of its recordings.
-type RecordingStatus struct {
-	ID        string        `json:"id"`
-	Created   time.Time     `json:"created"`
-	Finalised bool          `json:"finalised"`
-	Segments  []SegmentInfo `json:"segments"`
-}
+type RecordingStatus = api.RecordingStatus
 
 // CheckSegments validates a finalisation's segment list (unique, non-negative
 // indexes, hex hashes, positive sizes).
@@ -207,8 +203,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if !recordingIDRe.MatchString(req.ID) {
-		problem(w, http.StatusBadRequest, "bad-id", "Invalid recording id", "id must be 1–128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit.")
+	if !validRecordingID(req.ID) {
+		problem(w, http.StatusBadRequest, "bad-id", "Invalid recording id", "id must be 1–128 characters of letters, digits, '.', '_' or '-', starting with a letter or digit and without '..'.")
 		return
 	}
 	v, ok := s.verify(w, d, req.ID, req.Record)
@@ -216,18 +212,18 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		return
 	}
 	ctx := r.Context()
+	if s.policyProblem(w, s.checkPolicy(ctx, req.Record)) {
+		return
+	}
+	unlock := s.locks.lock(req.ID)
+	defer unlock()
 	existing, err := s.cfg.Store.Recording(ctx, req.ID)
 	switch {
 	case err == nil && existing.DeviceID != d.ID:
 		problem(w, http.StatusConflict, "id-taken", "Recording id taken", "Another device registered a recording with this id; recording ids must be unique.")
 		return
-	case err == nil && existing.Finalised():
-		writeJSON(w, http.StatusOK, s.statusOf(ctx, existing))
-		return
 	case err == nil:
-		// Re-registration (e.g. after an app restart) with a newer record: keep the latest.
-		if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
-			s.internal(w, "storing the consent record", err)
+		if !s.acceptVersion(w, ctx, existing, req.Record, v) {
 			return
 		}
 		writeJSON(w, http.StatusOK, s.statusOf(ctx, existing))
@@ -244,10 +240,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 			"This recording was deleted or erased on the server (by its device, an erasure request or retention); it is never accepted again. Delete the local copy.")
 		return
 	}
-	if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
-		s.internal(w, "storing the consent record", err)
-		return
-	}
+	// The index row first: of two devices registering one new id at once,
+	// only the one whose row was inserted writes the record.
 	now := s.now().UTC()
 	rec := Recording{ID: req.ID, DeviceID: d.ID, CreatedAt: now, RetainUntil: s.retainUntil(now, v)}
 	if err := s.cfg.Store.AddRecording(ctx, rec, s.subjects(v)); err != nil {
@@ -258,7 +252,60 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		s.internal(w, "saving the recording", err)
 		return
 	}
+	if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
+		// The row without a record is completed by the next registration.
+		s.internal(w, "storing the consent record", err)
+		return
+	}
 	writeJSON(w, http.StatusCreated, s.statusOf(ctx, rec))
+}
+
+// acceptVersion stores a new version of the consent record of an existing
+// recording if it extends the stored one, and adds its people to the
+// subject index (never removes: a person once in any accepted version stays
+// findable). The caller holds the recording's lock. On failure it wrote the
+// problem. A finalised recording takes no new version; sending the final
+// one again is answered as a success.
+func (s *Server) acceptVersion(w http.ResponseWriter, ctx context.Context, rec Recording, record []byte, v Verified) bool {
+	stored, err := s.storedRecord(ctx, rec.ID)
+	if err != nil {
+		s.internal(w, "reading the stored consent record", err)
+		return false
+	}
+	same := false
+	if stored != nil {
+		same, err = extends(stored, record)
+		if errors.Is(err, errNotExtension) {
+			s.metrics.recordRejected.Add(1)
+			problem(w, http.StatusConflict, "record-not-extension", "Consent record does not extend the stored one",
+				err.Error()+". A consent record only grows: send the device's newest record file, unedited.")
+			return false
+		}
+		if err != nil {
+			s.log.Warn("stored consent record unreadable; replacing it with the verified new version", "err", err.Error())
+		}
+	}
+	if rec.Finalised() {
+		if same {
+			return true
+		}
+		problem(w, http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised with its final consent record; it takes no new version.")
+		return false
+	}
+	if same {
+		return true
+	}
+	// Subjects first: a crash between the two leaves the person findable
+	// (and erasable) rather than stored but unindexed.
+	if err := s.cfg.Store.AddSubjects(ctx, rec.ID, s.subjects(v)); err != nil {
+		s.internal(w, "indexing the people of the recording", err)
+		return false
+	}
+	if _, err := s.cfg.Objects.Put(ctx, recordKey(rec.ID), bytes.NewReader(record)); err != nil {
+		s.internal(w, "storing the consent record", err)
+		return false
+	}
+	return true
 }
 
 func (s *Server) statusOf(ctx context.Context, rec Recording) RecordingStatus {
@@ -274,6 +321,10 @@ func (s *Server) statusOf(ctx context.Context, rec Recording) RecordingStatus {
 
 // own loads recording id and checks it belongs to d; on failure it wrote the problem.
 func (s *Server) own(w http.ResponseWriter, r *http.Request, d Device, id string) (Recording, bool) {
+	if !validRecordingID(id) {
+		problem(w, http.StatusNotFound, "no-recording", "No such recording", "This device has no recording with id "+strconv.Quote(id)+"; register it first (POST /v1/recordings).")
+		return Recording{}, false
+	}
 	rec, err := s.cfg.Store.Recording(r.Context(), id)
 	if err == nil && rec.DeviceID == d.ID {
 		return rec, true
@@ -318,12 +369,17 @@ func (s *Server) finalise(w http.ResponseWriter, r *http.Request, d Device) {
 		problem(w, http.StatusBadRequest, "bad-segments", "Invalid segment list", err.Error())
 		return
 	}
+	unlock := s.locks.lock(id)
+	defer unlock()
 	rec, ok := s.own(w, r, d, id)
 	if !ok {
 		return
 	}
 	v, ok := s.verify(w, d, id, req.Record)
 	if !ok {
+		return
+	}
+	if s.policyProblem(w, s.checkPolicy(r.Context(), req.Record)) {
 		return
 	}
 	if !v.Final {
@@ -362,8 +418,19 @@ func (s *Server) finalise(w http.ResponseWriter, r *http.Request, d Device) {
 		problem(w, http.StatusConflict, "segments-extra", "Server holds segments not in the list", fmt.Sprintf("The server holds %d segment(s) the finalisation does not name; list every uploaded segment.", len(have)))
 		return
 	}
-	if _, err := s.cfg.Objects.Put(ctx, recordKey(id), bytes.NewReader(req.Record)); err != nil {
-		s.internal(w, "storing the consent record", err)
+	if err := s.sealedMatchStored(v, stored); err != nil {
+		s.metrics.recordRejected.Add(1)
+		problem(w, http.StatusUnprocessableEntity, "record-segments-mismatch", "Final record does not list the stored segments", err.Error())
+		return
+	}
+	if rec.Finalised() {
+		if !s.acceptVersion(w, ctx, rec, req.Record, v) {
+			return
+		}
+		writeJSON(w, http.StatusOK, s.statusOf(ctx, rec))
+		return
+	}
+	if !s.acceptVersion(w, ctx, rec, req.Record, v) {
 		return
 	}
 	if err := s.cfg.Store.Finalise(ctx, id, s.now().UTC(), s.retainUntil(rec.CreatedAt, v), len(req.Segments), s.subjects(v)); err != nil {
@@ -376,9 +443,15 @@ func (s *Server) finalise(w http.ResponseWriter, r *http.Request, d Device) {
 
 func (s *Server) deleteOwn(w http.ResponseWriter, r *http.Request, d Device) {
 	id := r.PathValue("id")
+	// Unknown, invalid, already deleted and another device's ids all answer
+	// 204 alike (deletion is idempotent, and the answer must not tell a
+	// device that someone else's id exists); only the owner's is removed.
+	if !validRecordingID(id) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	rec, err := s.cfg.Store.Recording(r.Context(), id)
-	if errors.Is(err, ErrNotFound) {
-		// Already gone: deletion is idempotent so a retried propagation confirms.
+	if errors.Is(err, ErrNotFound) || (err == nil && rec.DeviceID != d.ID) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -386,27 +459,32 @@ func (s *Server) deleteOwn(w http.ResponseWriter, r *http.Request, d Device) {
 		s.internal(w, "looking up the recording", err)
 		return
 	}
-	if rec.DeviceID != d.ID {
-		problem(w, http.StatusNotFound, "no-recording", "No such recording", "This device has no recording with id "+strconv.Quote(id)+".")
-		return
-	}
 	if err := s.removeRecording(r.Context(), id); err != nil {
 		s.internal(w, "deleting the recording", err)
 		return
 	}
+	s.audit(r.Context(), d.ID, "recording.delete", "", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// removeRecording deletes objects first, then the index entry, so a crash
-// in between leaves an entry that a retried delete removes.
+// removeRecording deletes a recording for good: under its lock the objects
+// first, then the index entry (leaving a tombstone), so a crash in between
+// leaves an entry that a retried delete removes; then, with the lock
+// released so a finishing upload can see the recording is gone, it ends
+// and removes every upload still in progress for it.
 func (s *Server) removeRecording(ctx context.Context, id string) error {
-	if err := s.cfg.Objects.DeletePrefix(ctx, "recordings/"+id+"/"); err != nil {
+	unlock := s.locks.lock(id)
+	err := s.cfg.Objects.DeletePrefix(ctx, "recordings/"+id+"/")
+	if err == nil {
+		if err = s.cfg.Store.DeleteRecording(ctx, id); errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+	}
+	unlock()
+	if err != nil {
 		return err
 	}
-	if err := s.cfg.Store.DeleteRecording(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	return nil
+	return s.terminateUploadsOf(ctx, id)
 }
 
 func (s *Server) download(w http.ResponseWriter, r *http.Request, d Device) {
@@ -453,7 +531,7 @@ type UploadMeta struct {
 func ParseUploadMeta(m map[string]string) (UploadMeta, error) {
 	var u UploadMeta
 	u.Recording = m["recording"]
-	if !recordingIDRe.MatchString(u.Recording) {
+	if !validRecordingID(u.Recording) {
 		return u, errors.New("metadata \"recording\" must be the id of a registered recording")
 	}
 	idx, err := strconv.Atoi(m["index"])
@@ -487,11 +565,33 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusBadRequest, "bad-upload-length", "Upload-Length required", "Send the segment's exact size in Upload-Length; segments are sealed before upload.")
 	}
 	rec, err := s.cfg.Store.Recording(ev.Context, meta.Recording)
-	if err != nil || rec.DeviceID != d.ID {
+	if err != nil || rec.DeviceID != d.ID || !validRecordingID(meta.Recording) {
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusNotFound, "no-recording", "No such recording", "Register the recording with its consent record before uploading its segments.")
 	}
 	if rec.Finalised() {
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
+	}
+	// Per-device quotas: uploads in progress, then bytes started today.
+	ups, err := s.uploadsOf("")
+	if err != nil {
+		return none, tusd.FileInfoChanges{}, err
+	}
+	open := 0
+	for _, u := range ups {
+		if u.Device == d.ID {
+			open++
+		}
+	}
+	if open >= s.cfg.MaxUploadsPerDevice {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-uploads", "Too many uploads in progress",
+			fmt.Sprintf("This device has %d uploads in progress, the most the server allows; finish or terminate them first (incomplete uploads expire after %s).", open, s.cfg.UploadTTL))
+	}
+	day := s.now().UTC().Format("2006-01-02")
+	if ok, used, err := s.cfg.Store.ReserveBytes(ev.Context, d.ID, day, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay); err != nil {
+		return none, tusd.FileInfoChanges{}, err
+	} else if !ok {
+		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-bytes", "Daily upload quota reached",
+			fmt.Sprintf("This device started %d bytes of uploads today (UTC), and %d more would pass the server's daily limit of %d; the rest syncs tomorrow, or ask the administrator to raise the limit.", used, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay))
 	}
 	// Keep only what we need; the device id binds the upload to its owner.
 	return none, tusd.FileInfoChanges{MetaData: tusd.MetaData{
@@ -560,13 +660,48 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 		return tusProblem(http.StatusUnprocessableEntity, "checksum-mismatch", "Segment checksum mismatch",
 			fmt.Sprintf("The received %d bytes hash to %s, the upload metadata says %s; the segment was discarded. Upload it again from its sealed file.", n, sum, meta.SHA256))
 	}
+	// From here on the recording must not change under us: an erasure or a
+	// delete that ran while the bytes arrived must win, and nothing may
+	// re-create what it removed.
+	unlock := s.locks.lock(meta.Recording)
+	defer unlock()
+	rec, err := s.cfg.Store.Recording(ctx, meta.Recording)
+	if errors.Is(err, ErrNotFound) || (err == nil && rec.DeviceID != info.MetaData["device"]) {
+		terminate()
+		return tusProblem(http.StatusGone, "deleted", "Recording no longer exists",
+			"The recording of this upload was deleted or erased while the segment was uploading; the segment was discarded. Delete the local copy if the recording was erased.")
+	}
+	if err != nil {
+		return err
+	}
 	if have, err := s.cfg.Store.Segments(ctx, meta.Recording); err == nil {
 		for _, sg := range have {
 			if sg.Index == meta.Index && sg.SHA256 != sum {
 				terminate()
 				return tusProblem(http.StatusConflict, "segment-exists", "Segment already stored with other content", fmt.Sprintf("Segment %d of this recording is already stored with a different SHA-256; segments never change once sealed.", meta.Index))
 			}
+			if sg.Index == meta.Index && rec.Finalised() {
+				terminate() // the same bytes again after finalisation: already stored
+				return nil
+			}
 		}
+	}
+	if rec.Finalised() {
+		terminate()
+		return tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
+	}
+	dev, err := s.cfg.Store.Device(ctx, rec.DeviceID)
+	if err != nil {
+		return err
+	}
+	v, err := s.latestVerified(ctx, meta.Recording, dev)
+	if err == nil {
+		err = s.checkSealedSegment(v, meta.Index, sum, n)
+	}
+	if err != nil {
+		s.metrics.segmentsRejected.Add(1)
+		return tusProblem(http.StatusUnprocessableEntity, "segment-not-in-record", "Segment not bound to the consent record",
+			err.Error()+". The upload is kept: register the newer record, then commit it again (POST /v1/recordings/{id}/segments/{index}/commit).")
 	}
 	rc, err = up.GetReader(ctx)
 	if err != nil {
@@ -599,11 +734,7 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 	return nil
 }
 
-// CommitRequest is the body of POST /v1/recordings/{id}/segments/{index}/commit:
-// it completes an upload whose bytes all arrived but whose finish was cut off.
-type CommitRequest struct {
-	Upload string `json:"upload"`
-}
+type CommitRequest = api.CommitRequest
 
 func (s *Server) commitEndpoint(w http.ResponseWriter, r *http.Request, d Device) {
 	id := r.PathValue("id")
@@ -614,7 +745,7 @@ func (s *Server) commitEndpoint(w http.ResponseWriter, r *http.Request, d Device
 	if !readJSON(w, r, &req) {
 		return
 	}
-	if !uploadIDRe.MatchString(req.Upload) {
+	if !validUploadID(req.Upload) {
 		problem(w, http.StatusBadRequest, "bad-upload-id", "Invalid upload id", "upload must be the id at the end of the tus upload URL.")
 		return
 	}
@@ -648,26 +779,41 @@ func (s *Server) audit(ctx context.Context, actor, action, subject, detail strin
 	}
 }
 
-// ownUpload lets a device reach (HEAD, PATCH, DELETE) only its own tus uploads.
+// ownUpload lets a device reach (HEAD, PATCH, DELETE, …) only its own tus
+// uploads. The method checked is the method tusd executes: tusd honours
+// X-HTTP-Method-Override on POST, so that header is refused outright.
+// Unknown ids, malformed ids and other devices' uploads answer alike.
 func (s *Server) ownUpload(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Header["X-Http-Method-Override"]; ok {
+			w.Header().Set("Tus-Resumable", "1.0.0")
+			problem(w, http.StatusBadRequest, "method-override", "Method override not accepted",
+				"X-HTTP-Method-Override is not accepted by this server; send the real HTTP method (HEAD, PATCH, DELETE).")
+			return
+		}
 		id := strings.TrimPrefix(r.URL.Path, "/v1/uploads/")
-		if r.Method != http.MethodPost && r.Method != http.MethodOptions && id != "" {
-			d := r.Context().Value(deviceKey).(Device)
-			up, err := s.tusStore.GetUpload(r.Context(), id)
-			var info tusd.FileInfo
-			if err == nil {
+		if r.Method == http.MethodOptions || (r.Method == http.MethodPost && id == "") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		d := r.Context().Value(deviceKey).(Device)
+		var info tusd.FileInfo
+		err := errors.New("malformed upload id")
+		if validUploadID(id) {
+			var up tusd.Upload
+			if up, err = s.tusStore.GetUpload(r.Context(), id); err == nil {
 				info, err = up.GetInfo(r.Context())
 			}
-			if err != nil || info.MetaData["device"] != d.ID {
-				w.Header().Set("Tus-Resumable", "1.0.0")
-				if r.Method == http.MethodHead {
-					w.WriteHeader(http.StatusNotFound)
-					return
-				}
-				problem(w, http.StatusNotFound, "no-upload", "No such upload", "This device has no upload with this id; create a new one with POST /v1/uploads/.")
+		}
+		if err != nil || info.MetaData["device"] != d.ID {
+			w.Header().Set("Tus-Resumable", "1.0.0")
+			w.Header().Set("Cache-Control", "no-store")
+			if r.Method == http.MethodHead {
+				w.WriteHeader(http.StatusNotFound)
 				return
 			}
+			problem(w, http.StatusNotFound, "no-upload", "No such upload", "This device has no upload with this id; create a new one with POST /v1/uploads/.")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

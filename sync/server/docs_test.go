@@ -26,6 +26,16 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if len(routes) < 15 {
 		t.Fatalf("found only %d routes in server.go", len(routes))
 	}
+	// The remote consent routes that cmd/assentd mounts on the same mux.
+	pages, err := os.ReadFile("consentpage/handler.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	more := regexp.MustCompile(`"([A-Z]+) (/[^"]*)":\s+h\.`).FindAllStringSubmatch(string(pages), -1)
+	if len(more) < 5 {
+		t.Fatalf("found only %d routes in consentpage/handler.go", len(more))
+	}
+	routes = append(routes, more...)
 	for _, r := range routes {
 		method, path := strings.ToLower(r[1]), r[2]
 		i := strings.Index(string(api), "\n  "+path+":\n")

@@ -75,7 +75,7 @@ func FuzzDeviceAPI(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	srv, err := New(Config{Store: st, Objects: LocalObjects{Dir: filepath.Join(dir, "o")}, UploadDir: filepath.Join(dir, "u"), AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef")})
+	srv, err := New(Config{Store: st, Objects: LocalObjects{Dir: filepath.Join(dir, "o")}, UploadDir: filepath.Join(dir, "u"), AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef"), PolicyKey: testPolicyKey})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -23,6 +23,13 @@ import (
 
 const testAdmin = "admin-token-for-tests-0123456789"
 
+// testPolicyKey signs the test servers' policies; testPolicy is the policy
+// the records of makeRecord follow (the default notice for Acme).
+var (
+	testPolicyKey = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{0x50}, 32))
+	testPolicy    = PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1", Org: consent.OrgParams{Controller: "Acme", Contact: "privacy@acme.example"}}
+)
+
 type harness struct {
 	t   *testing.T
 	srv *Server
@@ -46,22 +53,39 @@ func newHarnessWith(t *testing.T, st Store) *harness {
 }
 
 func newHarnessWithObjects(t *testing.T, st Store, objs Objects) *harness {
+	return newHarnessCfg(t, st, objs, nil)
+}
+
+// newHarnessCfg is the harness with edit applied to the server's Config.
+func newHarnessCfg(t *testing.T, st Store, objs Objects, edit func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	if objs == nil {
 		objs = LocalObjects{Dir: filepath.Join(dir, "objects")}
 	}
 	h := &harness{t: t, st: st, dir: dir, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	srv, err := New(Config{
+	cfg := Config{
 		Store: st, Objects: objs, UploadDir: filepath.Join(dir, "uploads"),
 		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
-		Now: func() time.Time { return h.now },
-	})
+		Now:       func() time.Time { return h.now },
+		TokenTTL:  50 * 365 * 24 * time.Hour, // tests move the clock by years (retention)
+		PolicyKey: testPolicyKey,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = srv
-	h.ts = httptest.NewServer(srv.Handler())
+	if _, err := srv.SetPolicy(t.Context(), testPolicy); err != nil {
+		t.Fatal(err)
+	}
+	// Served as cmd/assentd serves it: the same constructor and limits.
+	h.ts = httptest.NewUnstartedServer(nil)
+	h.ts.Config = srv.HTTPServer(Limits{})
+	h.ts.Start()
 	t.Cleanup(func() { h.ts.Close(); st.Close() })
 	return h
 }
@@ -131,7 +155,7 @@ func makeRecord(t testing.TB, key ed25519.PrivateKey, recID string, final bool, 
 		t.Fatal(err)
 	}
 	clk := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	s, err := consent.NewSession(consent.Config{RecordingID: recID, Notices: set, Signer: key, Now: func() time.Time { clk = clk.Add(time.Millisecond); return clk }})
+	s, err := consent.NewSession(consent.Config{RecordingID: recID, RecordID: "rec-" + recID, Notices: set, Signer: key, Now: func() time.Time { clk = clk.Add(time.Millisecond); return clk }})
 	if err != nil {
 		t.Fatal(err)
 	}

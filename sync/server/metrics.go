@@ -35,6 +35,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) observe(route, method string, code int, d time.Duration) {
+	method = methodLabel(method)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests[fmt.Sprintf("%s|%s|%d", route, method, code)]++
@@ -100,4 +101,14 @@ func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v)
 	}
+}
+
+// methodLabel bounds the method label: a client can send any token as the
+// method, and each distinct one would add series to /metrics for ever.
+func methodLabel(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "OTHER"
 }

@@ -39,6 +39,7 @@ var migrations = []migration{
 		return []string{`CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ns BIGINT NOT NULL)`}
 	}},
 	{3, "remote consent links, their tokens and answers (shared by all replicas)", consentpage.Schema},
+	{4, "device revocations, token issue times, daily upload usage, organisation policy versions", func(bool) []string { return serverSchema }},
 }
 
 // LatestSchema is the schema version this build migrates to.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,8 +17,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/assent-app/assent/assets"
+	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/sync/api"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	xslog "golang.org/x/exp/slog"
@@ -40,8 +46,42 @@ type Config struct {
 	RetentionMonths  int   // default retention; 36 if zero
 	MaxSegmentSize   int64 // largest accepted segment; 64 MiB if zero
 	EnrolmentCodeTTL time.Duration
-	Logger           *slog.Logger
-	Now              func() time.Time
+	UploadTTL        time.Duration // incomplete uploads older than this are swept; 24 h if zero
+	// UploadReadTimeout ends a tus PATCH whose body sends nothing for this
+	// long (each read gets this much time); 30 s if zero.
+	UploadReadTimeout time.Duration
+	// MaxUploadsPerDevice caps a device's tus uploads in progress (32 if
+	// zero); MaxBytesPerDevicePerDay caps the bytes of uploads a device
+	// starts per UTC day (4 GiB if zero). Beyond either: 429.
+	MaxUploadsPerDevice     int
+	MaxBytesPerDevicePerDay int64
+	// TokenTTL is how long a device token is valid after it was issued;
+	// devices rotate it (POST /v1/device/token) before then. 180 days if zero.
+	TokenTTL time.Duration
+	// FailEvery and FailBurst rate-limit failed admin and enrolment
+	// attempts per client address; 6 s and 10 if zero.
+	FailEvery time.Duration
+	FailBurst int
+	// PublicURL is the server's URL as clients reach it (e.g. behind a
+	// TLS-terminating proxy: https://sync.example.org); upload URLs
+	// (tus Location) are built on it. Empty: from each request's Host.
+	PublicURL string
+	// ForwardedHeaders builds upload URLs from X-Forwarded-Proto/-Host
+	// (and Forwarded) when PublicURL is empty: only behind a proxy that sets them.
+	ForwardedHeaders bool
+	// PolicyKey signs the organisation's policy versions. assentd serve
+	// always gives the persistent one; if nil (tests of other features) an
+	// ephemeral key is made, and policies stored under another key fail to
+	// open after a restart.
+	PolicyKey ed25519.PrivateKey
+	// Notices renders policies into notice texts; the shipped notices if nil.
+	Notices *consent.Library
+	// RequireSealedSegments refuses segments that the latest consent record
+	// does not list in a SegmentSealed event (see sealed.go). Off by default
+	// until every device writes SegmentSealed events.
+	RequireSealedSegments bool
+	Logger                *slog.Logger
+	Now                   func() time.Time
 }
 
 // Server is assentd's HTTP API.
@@ -51,10 +91,16 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	tus       *tusd.Handler
-	tusStore  tusBackend // uploads.go
-	mux       *http.ServeMux
-	metrics   *metrics
-	draining  atomic.Bool // health.go: set by Drain, read by /readyz
+	tusStore  tusBackend  // uploads.go
+	locker    tusd.Locker // the same locker tusd uses: terminateUpload asks a PATCH in flight to let go
+	locks     recLocks
+	fails     failLimits
+
+	policyMu    gosync.Mutex
+	policyCache map[int]policyVersion
+	mux         *http.ServeMux
+	metrics     *metrics
+	draining    atomic.Bool // health.go: set by Drain, read by /readyz
 }
 
 // New builds a Server from cfg.
@@ -66,8 +112,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Config.Objects is required")
 	case cfg.UploadDir == "":
 		return nil, errors.New("server: Config.UploadDir is required")
-	case len(cfg.AdminToken) < 16 && len(cfg.AdminTokenHash) != 64:
-		return nil, errors.New("server: the admin token must be at least 16 characters (or give its SHA-256 in AdminTokenHash)")
+	case cfg.AdminToken != "" && !strongAdminToken(cfg.AdminToken):
+		return nil, errors.New("server: the admin token is too weak: use at least 20 characters with at least 8 different ones (for example: openssl rand -base64 24)")
+	case cfg.AdminToken == "" && len(cfg.AdminTokenHash) != 64:
+		return nil, errors.New("server: an admin token is required (or give its SHA-256 in AdminTokenHash)")
+	case cfg.PolicyKey != nil && len(cfg.PolicyKey) != ed25519.PrivateKeySize:
+		return nil, errors.New("server: Config.PolicyKey must be an Ed25519 private key")
 	case len(cfg.SubjectSalt) < 16:
 		return nil, errors.New("server: the subject salt must be at least 16 bytes")
 	}
@@ -83,13 +133,45 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EnrolmentCodeTTL <= 0 {
 		cfg.EnrolmentCodeTTL = 24 * time.Hour
 	}
+	if cfg.PolicyKey == nil {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		cfg.PolicyKey = k
+	}
+	if cfg.Notices == nil {
+		cfg.Notices = consent.NewLibrary(assets.Notices())
+	}
+	if cfg.MaxUploadsPerDevice <= 0 {
+		cfg.MaxUploadsPerDevice = 32
+	}
+	if cfg.MaxBytesPerDevicePerDay <= 0 {
+		cfg.MaxBytesPerDevicePerDay = 4 << 30
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 180 * 24 * time.Hour
+	}
+	if cfg.FailEvery <= 0 {
+		cfg.FailEvery = 6 * time.Second
+	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = 10
+	}
+	if cfg.UploadReadTimeout <= 0 {
+		cfg.UploadReadTimeout = 30 * time.Second
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = 24 * time.Hour
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics()}
+	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics(),
+		fails: failLimits{every: cfg.FailEvery, burst: cfg.FailBurst}, policyCache: map[int]policyVersion{}}
 	if cfg.AdminToken == "" {
 		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
 			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")
@@ -104,13 +186,17 @@ func New(cfg Config) (*Server, error) {
 	s.tusStore = tusStore
 	composer := tusd.NewStoreComposer()
 	s.tusStore.UseIn(composer)
+	composer.UsesLengthDeferrer = false // segments are sealed: Upload-Length is always known (so creation-defer-length is not advertised)
+	s.locker = locker
 	composer.UseLocker(locker)
 	h, err := tusd.NewHandler(tusd.Config{
-		BasePath:                   "/v1/uploads/",
+		BasePath:                   uploadBase(cfg.PublicURL),
+		RespectForwardedHeaders:    cfg.ForwardedHeaders,
 		StoreComposer:              composer,
 		MaxSize:                    cfg.MaxSegmentSize,
 		DisableDownload:            true,
 		DisableConcatenation:       true,
+		NetworkTimeout:             cfg.UploadReadTimeout,
 		Logger:                     xslog.New(xslog.NewJSONHandler(io.Discard, nil)),
 		PreUploadCreateCallback:    s.preCreate,
 		PreFinishResponseCallback:  s.preFinish,
@@ -138,7 +224,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /v1/recordings/{id}", s.device(s.deleteOwn))
 	m.HandleFunc("GET /v1/recordings/{id}/segments/{index}", s.device(s.download))
 	m.HandleFunc("POST /v1/recordings/{id}/segments/{index}/commit", s.device(s.commitEndpoint))
-	m.Handle("/v1/uploads/", s.deviceHandler(s.ownUpload(http.StripPrefix("/v1/uploads/", s.tus))))
+	m.Handle("/v1/uploads/", s.deviceHandler(s.ownUpload(tusProblems(http.StripPrefix("/v1/uploads/", s.tus)))))
 
 	m.HandleFunc("POST /v1/admin/enrolment-codes", s.admin(s.newCode))
 	m.HandleFunc("POST /v1/admin/subjects/recordings", s.admin(s.subjectList))
@@ -149,10 +235,42 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/admin/recordings/{id}/record", s.admin(s.adminRecord))
 	m.HandleFunc("POST /v1/admin/retention/purge", s.admin(s.purgeEndpoint))
 	m.HandleFunc("GET /v1/admin/audit", s.admin(s.auditList))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
-	})
+	m.HandleFunc("GET /v1/admin/devices", s.admin(s.adminDevices))
+	m.HandleFunc("POST /v1/admin/devices/{id}/revoke", s.admin(s.adminRevoke))
+	m.HandleFunc("POST /v1/device/token", s.device(s.rotateToken))
+	m.HandleFunc("GET /v1/policy", s.device(s.getPolicy))
+	m.HandleFunc("GET /v1/admin/policy", s.admin(s.adminGetPolicy))
+	m.HandleFunc("PUT /v1/admin/policy", s.admin(s.adminSetPolicy))
+	m.HandleFunc("/", s.notFound)
 	s.mux = m
+}
+
+// uploadBase is tusd's BasePath: absolute on PublicURL when given.
+func uploadBase(public string) string {
+	if public == "" {
+		return "/v1/uploads/"
+	}
+	return strings.TrimRight(public, "/") + "/v1/uploads/"
+}
+
+// notFound answers what no route matched: 405 with Allow when the path is
+// an API route taking other methods, else 404.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		problem(w, http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+			r.Method+" is not allowed on "+r.URL.Path+"; it takes "+strings.Join(allow, ", ")+". See docs/server-api.md.")
+		return
+	}
+	problem(w, http.StatusNotFound, "not-found", "No such endpoint", r.Method+" "+r.URL.Path+" is not part of the Assent sync API; see docs/server-api.md.")
 }
 
 // Handle lets later features (remote consent pages) add routes.
@@ -170,7 +288,7 @@ func (s *Server) Handler() http.Handler {
 			}
 			d := time.Since(start)
 			s.metrics.observe(routeLabel(r), r.Method, sw.code, d)
-			s.log.Info("request", "method", r.Method, "route", routeLabel(r), "status", sw.code, "ms", d.Milliseconds())
+			s.log.Info("request", "method", methodLabel(r.Method), "route", routeLabel(r), "status", sw.code, "ms", d.Milliseconds())
 		}()
 		s.mux.ServeHTTP(sw, r)
 	})
@@ -194,24 +312,15 @@ func routeLabel(r *http.Request) string {
 
 // ---- errors -------------------------------------------------------------
 
-type problemDoc struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-}
+type problemDoc = api.Problem
 
 func problemBody(status int, slug, title, detail string) []byte {
-	b, _ := json.Marshal(problemDoc{Type: "tag:assent.app,2026:problem/" + slug, Title: title, Status: status, Detail: detail})
-	return b
+	return api.NewProblem(status, slug, title, detail).Body()
 }
 
-// problem writes an RFC 9457 problem+json response.
+// problem writes an RFC 9457 problem+json response (api.Problem).
 func problem(w http.ResponseWriter, status int, slug, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(problemBody(status, slug, title, detail))
+	api.NewProblem(status, slug, title, detail).Write(w)
 }
 
 func tusProblem(status int, slug, title, detail string) tusd.Error {
@@ -244,6 +353,11 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSON))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(w, http.StatusRequestEntityTooLarge, "too-large", "Body too large", fmt.Sprintf("The body is larger than %d bytes, the most this endpoint accepts.", tooBig.Limit))
+			return false
+		}
 		problem(w, http.StatusBadRequest, "bad-json", "Malformed JSON body", "The request body is not valid for this endpoint: "+err.Error()+". See docs/server-api.md for the expected fields.")
 		return false
 	}
@@ -293,6 +407,15 @@ func (s *Server) deviceHandler(next http.Handler) http.Handler {
 			s.internal(w, "checking the device token", err)
 			return
 		}
+		if expired, _, err := s.tokenExpired(r.Context(), d); err != nil {
+			s.internal(w, "checking the device token", err)
+			return
+		} else if expired {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd", error="invalid_token"`)
+			problem(w, http.StatusUnauthorized, "token-expired", "Device token expired",
+				"This device's token is older than the server allows and was not rotated in time. Enrol the device again with a code from your administrator.")
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), deviceKey, d)))
 	})
 }
@@ -305,9 +428,14 @@ func (s *Server) device(f func(http.ResponseWriter, *http.Request, Device)) http
 
 func (s *Server) admin(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.fails.blocked(clientIP(r)) {
+			s.tooManyFailures(w)
+			return
+		}
 		t := bearer(r.Header)
 		h := sha256.Sum256([]byte(t))
 		if t == "" || subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
+			s.authFailed(r, "admin.auth-failed")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd-admin"`)
 			problem(w, http.StatusUnauthorized, "unauthenticated", "Admin not authenticated", "Send the admin token configured for assentd (ASSENTD_ADMIN_TOKEN) as 'Authorization: Bearer <token>'.")
 			return

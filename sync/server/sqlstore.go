@@ -255,10 +255,39 @@ func (s *sqlStore) Finalise(ctx context.Context, id string, at, retainUntil time
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrNotFound
 	}
-	if err := s.setSubjects(ctx, tx, id, subjects); err != nil {
+	if err := s.addSubjects(ctx, tx, id, subjects); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+func (s *sqlStore) AddSubjects(ctx context.Context, id string, subjects []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM recordings WHERE id = ?`), id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	if err := s.addSubjects(ctx, tx, id, subjects); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// addSubjects inserts the subject hashes not yet indexed for recording id.
+func (s *sqlStore) addSubjects(ctx context.Context, tx *sql.Tx, id string, subjects []string) error {
+	for _, sub := range subjects {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO subjects (recording_id, subject) VALUES (?, ?) ON CONFLICT DO NOTHING`), id, sub); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *sqlStore) DeleteRecording(ctx context.Context, id string) error {

@@ -20,6 +20,7 @@ type Device struct {
 	AgeRecipient string
 	TokenHash    string // hex SHA-256 of the bearer token
 	EnrolledAt   time.Time
+	Revoked      time.Time // zero unless revoked (Devices only)
 }
 
 // Recording is the index entry of one recording. The consent record itself
@@ -56,6 +57,7 @@ type AuditEntry struct {
 // Store is the index. Every method is safe for concurrent use and, for the
 // SQL stores, for use by several assentd instances sharing one database.
 type Store interface {
+	ServerStore // store_server.go
 	AddEnrolmentCode(ctx context.Context, codeHash string, expires time.Time) error
 	// UseEnrolmentCode consumes a code once; ErrNotFound if unknown, used or expired.
 	UseEnrolmentCode(ctx context.Context, codeHash string, now time.Time) error
@@ -67,7 +69,10 @@ type Store interface {
 	AddRecording(ctx context.Context, r Recording, subjects []string) error
 	Recording(ctx context.Context, id string) (Recording, error)
 	Recordings(ctx context.Context, deviceID string) ([]Recording, error)
-	// Finalise marks r finalised and replaces its subjects.
+	// AddSubjects adds subject hashes to the recording's index entry (those
+	// already there stay: the index is the union over every accepted record version).
+	AddSubjects(ctx context.Context, id string, subjects []string) error
+	// Finalise marks r finalised and adds its subjects.
 	Finalise(ctx context.Context, id string, at, retainUntil time.Time, segments int, subjects []string) error
 	// DeleteRecording removes the recording, its segments and subjects and
 	// leaves a tombstone of its id; ErrNotFound if absent.

@@ -149,8 +149,22 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		if !got.Finalised() || got.Segments != 2 || !got.RetainUntil.Equal(t0.AddDate(2, 0, 0)) {
 			t.Fatalf("after Finalise: %+v", got)
 		}
-		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 1 || rs[0].ID != "r2" {
-			t.Fatalf("subjects not replaced at finalisation: %+v", rs)
+		// The subject index is the union over every accepted version:
+		// finalising adds sb and keeps sa.
+		if rs, _ := st.RecordingsBySubject(ctx, "sa"); len(rs) != 2 {
+			t.Fatalf("a subject of an earlier version was dropped at finalisation: %+v", rs)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sb"); len(rs) != 1 || rs[0].ID != "r1" {
+			t.Fatalf("by subject sb after Finalise: %+v", rs)
+		}
+		if err := st.AddSubjects(ctx, "r1", []string{"sd", "sd", "sb"}); err != nil {
+			t.Fatal(err)
+		}
+		if rs, _ := st.RecordingsBySubject(ctx, "sd"); len(rs) != 1 || rs[0].ID != "r1" {
+			t.Fatalf("by subject sd after AddSubjects: %+v", rs)
+		}
+		if err := st.AddSubjects(ctx, "nope", []string{"sc"}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("AddSubjects to an unknown recording: %v", err)
 		}
 		// Restriction follows the subject.
 		if on, _ := st.Restricted(ctx, "r1"); on {
@@ -191,6 +205,63 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if rs, _ := st.RecordingsBySubject(ctx, "sb"); len(rs) != 0 {
 			t.Fatal("subjects survive delete")
+		}
+	})
+	t.Run("ServerStore", func(t *testing.T) {
+		st := open(t)
+		ctx := t.Context()
+		st.AddDevice(ctx, Device{ID: "d1", Name: "a", SigningKey: []byte{1, 2}, AgeRecipient: "age1x", TokenHash: "t1", EnrolledAt: t0})
+		st.AddDevice(ctx, Device{ID: "d2", Name: "b", SigningKey: []byte{3}, AgeRecipient: "age1y", TokenHash: "t2", EnrolledAt: t0.Add(time.Second)})
+		// Token issue times and rotation.
+		if at, err := st.TokenIssued(ctx, "d1"); err != nil || !at.Equal(t0) {
+			t.Fatalf("TokenIssued before any rotation: %v %v", at, err)
+		}
+		if err := st.RotateToken(ctx, "d1", "t1", "t1b", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RotateToken(ctx, "d1", "t1", "t1c", t0.Add(2*time.Hour)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("rotating a replaced token: %v", err)
+		}
+		if at, _ := st.TokenIssued(ctx, "d1"); !at.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("TokenIssued after rotation: %v", at)
+		}
+		if _, err := st.DeviceByToken(ctx, "t1b"); err != nil {
+			t.Fatal(err)
+		}
+		// Revocation.
+		if err := st.RevokeDevice(ctx, "d1", "test", t0.Add(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RevokeDevice(ctx, "nope", "test", t0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoke unknown: %v", err)
+		}
+		if _, err := st.DeviceByToken(ctx, "t1b"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a revoked device's token still works: %v", err)
+		}
+		ds, err := st.Devices(ctx)
+		if err != nil || len(ds) != 2 || ds[0].ID != "d1" || !ds[0].Revoked.Equal(t0.Add(3*time.Hour)) || !ds[1].Revoked.IsZero() {
+			t.Fatalf("Devices = %+v, %v", ds, err)
+		}
+		// Daily byte quota.
+		if ok, used, err := st.ReserveBytes(ctx, "d2", "2026-01-01", 60, 100); !ok || used != 60 || err != nil {
+			t.Fatalf("reserve 60 of 100: %v %d %v", ok, used, err)
+		}
+		if ok, used, _ := st.ReserveBytes(ctx, "d2", "2026-01-01", 41, 100); ok || used != 60 {
+			t.Fatalf("reserve 41 more of 100: %v %d", ok, used)
+		}
+		if ok, _, _ := st.ReserveBytes(ctx, "d2", "2026-01-02", 100, 100); !ok {
+			t.Fatal("a new day has its own quota")
+		}
+		// Policy versions.
+		if err := st.AddPolicy(ctx, StoredPolicy{Version: 1, Issued: t0, Policy: []byte(`{"version":1}`), KeyID: "k", Signature: "s"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddPolicy(ctx, StoredPolicy{Version: 1, Issued: t0, Policy: []byte(`{}`), KeyID: "k", Signature: "s"}); !errors.Is(err, ErrExists) {
+			t.Fatalf("a second version 1: %v", err)
+		}
+		ps, err := st.Policies(ctx)
+		if err != nil || len(ps) != 1 || string(ps[0].Policy) != `{"version":1}` || !ps[0].Issued.Equal(t0) {
+			t.Fatalf("Policies = %+v, %v", ps, err)
 		}
 	})
 	t.Run("Audit", func(t *testing.T) {

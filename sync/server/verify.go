@@ -13,6 +13,9 @@ type Verified struct {
 	Principals      []string // e-mail addresses of the people in the record
 	RetentionMonths int      // 0: use the server's default
 	Final           bool     // the record ends with the recording's stop (or recovery)
+	FinalOffset     int64    // end of the stream the record covers (frames at 48 kHz)
+	Spans           []consent.Span
+	Segments        []consent.SegmentRef // the SegmentSealed events, checked by SealedSegments
 }
 
 // Verifier checks a consent record (its JSON) against the public signing
@@ -30,7 +33,12 @@ func ConsentVerify(record []byte, devicePub ed25519.PublicKey) (Verified, error)
 	if p.Record == nil {
 		return Verified{}, fmt.Errorf("consent: verified record has no content")
 	}
-	v := Verified{RecordingID: p.RecordingID, RetentionMonths: p.Record.RetentionMonths, Final: p.Final}
+	segs, err := SealedSegments(p.Record.Events)
+	if err != nil {
+		return Verified{}, fmt.Errorf("%w: %v", consent.ErrSchema, err)
+	}
+	v := Verified{RecordingID: p.RecordingID, RetentionMonths: p.Record.RetentionMonths, Final: p.Final,
+		FinalOffset: p.FinalOffset, Spans: p.Spans, Segments: segs}
 	for _, e := range p.Record.Events {
 		if e.Principal != nil && e.Principal.Email != "" {
 			v.Principals = append(v.Principals, e.Principal.Email)

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	gosync "sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/assent-app/assent/sync/api"
+)
+
+// ---- failed-attempt limits ---------------------------------------------------------
+//
+// Failed admin authentications and failed enrolment codes are audited and
+// rate-limited per client address: each address may fail FailBurst times,
+// then once per FailEvery; beyond that it gets 429 without its token or
+// code being looked at (and without an audit entry, so a flood cannot
+// flood the audit log either).
+
+type failLimits struct {
+	mu    gosync.Mutex
+	every time.Duration
+	burst int
+	m     map[string]*rate.Limiter
+}
+
+func (f *failLimits) get(ip string) *rate.Limiter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil || len(f.m) > 10000 { // bounded: forget old addresses wholesale
+		f.m = map[string]*rate.Limiter{}
+	}
+	l := f.m[ip]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(f.every), f.burst)
+		f.m[ip] = l
+	}
+	return l
+}
+
+// blocked reports whether ip has no failures left (without using one).
+func (f *failLimits) blocked(ip string) bool { return f.get(ip).Tokens() < 1 }
+
+// failed uses one failure of ip; false if it had none left.
+func (f *failLimits) failed(ip string) bool { return f.get(ip).Allow() }
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) tooManyFailures(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.fails.every.Seconds())+1))
+	problem(w, http.StatusTooManyRequests, "too-many-failures", "Too many failed attempts",
+		"This address sent too many wrong admin tokens or enrolment codes. Wait a minute, then check the token or ask for a new code.")
+}
+
+// authFailed audits and counts a failed admin or enrolment attempt.
+func (s *Server) authFailed(r *http.Request, action string) {
+	if s.fails.failed(clientIP(r)) {
+		s.audit(r.Context(), "anonymous", action, "", routeLabel(r))
+	}
+}
+
+// strongAdminToken: at least 20 characters with at least 8 different ones.
+func strongAdminToken(t string) bool {
+	seen := map[rune]bool{}
+	for _, c := range t {
+		seen[c] = true
+	}
+	return len(t) >= 20 && len(seen) >= 8
+}
+
+// ---- revocation --------------------------------------------------------------------------
+
+type AdminDevice = api.AdminDevice
+
+func (s *Server) adminDevices(w http.ResponseWriter, r *http.Request) {
+	ds, err := s.cfg.Store.Devices(r.Context())
+	if err != nil {
+		s.internal(w, "listing devices", err)
+		return
+	}
+	out := []AdminDevice{}
+	for _, d := range ds {
+		a := AdminDevice{ID: d.ID, Name: d.Name, Enrolled: d.EnrolledAt}
+		if !d.Revoked.IsZero() {
+			rv := d.Revoked
+			a.Revoked = &rv
+		}
+		out = append(out, a)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+}
+
+func (s *Server) adminRevoke(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := s.RevokeDevice(r.Context(), id, "admin API"); errors.Is(err, ErrNotFound) {
+		problem(w, http.StatusNotFound, "no-device", "No such device", "No device has id "+strconv.Quote(id)+"; list them with GET /v1/admin/devices.")
+		return
+	} else if err != nil {
+		s.internal(w, "revoking the device", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"device_id": id, "revoked": true})
+}
+
+// RevokeDevice makes a device's token invalid for good, ends its uploads in
+// progress and audits it. Its recordings stay (they are the organisation's).
+func (s *Server) RevokeDevice(ctx context.Context, id, how string) error {
+	return RevokeDevice(ctx, s.cfg.Store, id, how, s.now())
+}
+
+// RevokeDevice revokes on the database directly (`assentd device revoke`).
+func RevokeDevice(ctx context.Context, st Store, id, how string, now time.Time) error {
+	if err := st.RevokeDevice(ctx, id, how, now.UTC()); err != nil {
+		return err
+	}
+	return st.AddAudit(ctx, AuditEntry{Time: now.UTC(), Actor: "admin", Action: "device.revoke", Detail: id + " (" + how + ")"})
+}
+
+// ---- token lifetime and rotation ------------------------------------------------------------
+
+type TokenResponse = api.TokenResponse
+
+// tokenExpired reports whether the device's token is older than TokenTTL.
+func (s *Server) tokenExpired(ctx context.Context, d Device) (bool, time.Time, error) {
+	issued, err := s.cfg.Store.TokenIssued(ctx, d.ID)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	exp := issued.Add(s.cfg.TokenTTL)
+	return !s.now().Before(exp), exp, nil
+}
+
+// rotateToken issues a new token for the calling device; the old one stops
+// working at once.
+func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, d Device) {
+	token := randomToken(32)
+	now := s.now().UTC()
+	if err := s.cfg.Store.RotateToken(r.Context(), d.ID, d.TokenHash, hashToken(token), now); errors.Is(err, ErrNotFound) {
+		problem(w, http.StatusConflict, "token-rotated", "Token already replaced", "This token was replaced by a rotation at the same moment; use the newest token.")
+		return
+	} else if err != nil {
+		s.internal(w, "rotating the token", err)
+		return
+	}
+	s.audit(r.Context(), d.ID, "device.token-rotate", "", "")
+	writeJSON(w, http.StatusOK, TokenResponse{Token: token, Expires: now.Add(s.cfg.TokenTTL)})
+}

@@ -1,0 +1,273 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/assent-app/assent/consent"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+)
+
+// ---- per-recording serialisation -------------------------------------------------
+//
+// Registering, finalising, finishing an upload and deleting/erasing a
+// recording each run under the recording's lock, so an erasure cannot
+// interleave with a commit that would re-create what it removed, and two
+// registrations cannot both "win". The lock is per process; several assentd
+// replicas on one database rely on the database checks made under it (the
+// unique recording id, the tombstone, the recording row that a commit
+// re-reads) and on the sweeper for what slips between replicas.
+
+type recLocks struct {
+	mu gosync.Mutex
+	m  map[string]*recLock
+}
+
+type recLock struct {
+	mu   gosync.Mutex
+	refs int
+}
+
+func (l *recLocks) lock(id string) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*recLock{}
+	}
+	e := l.m[id]
+	if e == nil {
+		e = &recLock{}
+		l.m[id] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// ---- append-only records ---------------------------------------------------------------
+
+// errNotExtension is returned by extends when a new record version is not
+// the stored one with events appended.
+var errNotExtension = errors.New("the new consent record does not extend the stored one")
+
+// extends checks that next is prev with zero or more events appended: the
+// same header (same record id, same notice hashes, same retention …) and
+// the stored events a prefix of the new ones. Both are hash chains, so the
+// prefix is proven by the hash of the last stored event. same reports that
+// next holds no new event.
+func extends(prev, next []byte) (same bool, err error) {
+	// The new version was verified by the caller (consent.Verify parses it
+	// strictly); only the hashes are compared here.
+	var p, n consent.Record
+	if err := json.Unmarshal(prev, &p); err != nil {
+		// A stored record always parsed when it was accepted; one that no
+		// longer does was written by an older server: let the verified new
+		// version replace it, but say so in the log (caller).
+		return false, fmt.Errorf("stored record unreadable: %w", err)
+	}
+	if err := json.Unmarshal(next, &n); err != nil {
+		return false, err
+	}
+	if p.RecordID != n.RecordID || p.HeaderHash() != n.HeaderHash() {
+		return false, fmt.Errorf("%w: its header differs (record id %s, stored %s); a recording keeps one record for its whole life",
+			errNotExtension, n.RecordID, p.RecordID)
+	}
+	if len(n.Events) < len(p.Events) {
+		return false, fmt.Errorf("%w: it has %d events, the stored version already has %d; send the newest version of the record",
+			errNotExtension, len(n.Events), len(p.Events))
+	}
+	if k := len(p.Events); k > 0 && n.Events[k-1].Hash != p.Events[k-1].Hash {
+		return false, fmt.Errorf("%w: its event %d differs from the stored one; events are never changed or removed once sent",
+			errNotExtension, k-1)
+	}
+	return len(n.Events) == len(p.Events), nil
+}
+
+// storedRecord reads the stored consent record of recording id (nil if none).
+func (s *Server) storedRecord(ctx context.Context, id string) ([]byte, error) {
+	rc, err := s.cfg.Objects.Get(ctx, recordKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, consent.MaxRecordSize+1))
+}
+
+// ---- uploads in progress ------------------------------------------------------------------
+
+// uploadsOf lists the ids of the tus uploads in progress whose metadata
+// names recording id ("" lists every upload).
+func (s *Server) uploadsOf(id string) ([]uploadFile, error) {
+	ents, err := os.ReadDir(s.cfg.UploadDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []uploadFile
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".info") {
+			continue
+		}
+		uid := strings.TrimSuffix(name, ".info")
+		b, err := os.ReadFile(filepath.Join(s.cfg.UploadDir, name))
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var info tusd.FileInfo
+		if json.Unmarshal(b, &info) != nil {
+			info = tusd.FileInfo{} // damaged: an orphan for the sweeper
+		}
+		if id != "" && info.MetaData["recording"] != id {
+			continue
+		}
+		fi, _ := e.Info()
+		var mod time.Time
+		if fi != nil {
+			mod = fi.ModTime()
+		}
+		out = append(out, uploadFile{ID: uid, Recording: info.MetaData["recording"], Device: info.MetaData["device"], Modified: mod})
+	}
+	return out, nil
+}
+
+type uploadFile struct {
+	ID        string
+	Recording string
+	Device    string
+	Modified  time.Time
+}
+
+// terminateUpload stops a PATCH in progress on the upload (tusd's lock asks
+// its holder to release) and removes the upload's files.
+func (s *Server) terminateUpload(ctx context.Context, id string) error {
+	lk, err := s.locker.NewLock(id)
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := lk.Lock(lctx, func() {}); err != nil {
+		return fmt.Errorf("upload %s is busy: %w", id, err)
+	}
+	defer lk.Unlock()
+	up, err := s.tusStore.GetUpload(ctx, id)
+	if errors.Is(err, tusd.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		// The bin or info file alone may be left: remove both.
+		os.Remove(filepath.Join(s.cfg.UploadDir, id))
+		os.Remove(filepath.Join(s.cfg.UploadDir, id+".info"))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.tusStore.AsTerminatableUpload(up).Terminate(ctx)
+}
+
+// terminateUploadsOf ends every upload in progress of recording id.
+func (s *Server) terminateUploadsOf(ctx context.Context, id string) error {
+	ups, err := s.uploadsOf(id)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, u := range ups {
+		if err := s.terminateUpload(ctx, u.ID); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// ---- sweeper ----------------------------------------------------------------------------------
+
+// SweepResult says what one sweep removed.
+type SweepResult struct {
+	StaleUploads  int `json:"stale_uploads"`  // incomplete uploads older than UploadTTL
+	OrphanUploads int `json:"orphan_uploads"` // uploads of a recording that no longer exists
+	OrphanObjects int `json:"orphan_objects"` // recordings whose objects outlived their index entry
+}
+
+// Sweep removes incomplete uploads older than Config.UploadTTL, every
+// upload whose recording is gone (deleted, erased, purged, or never
+// registered), and — where the object store can list recordings
+// (RecordingLister) — the objects of recordings without an index entry.
+func (s *Server) Sweep(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
+	ups, err := s.uploadsOf("")
+	if err != nil {
+		return res, err
+	}
+	// Upload files carry the file system's times: compare with the real clock.
+	cutoff := time.Now().Add(-s.cfg.UploadTTL)
+	for _, u := range ups {
+		orphan := false
+		if u.Recording == "" {
+			orphan = true
+		} else if _, err := s.cfg.Store.Recording(ctx, u.Recording); errors.Is(err, ErrNotFound) {
+			orphan = true
+		} else if err != nil {
+			return res, err
+		}
+		stale := !u.Modified.IsZero() && u.Modified.Before(cutoff)
+		if !orphan && !stale {
+			continue
+		}
+		if orphan && !stale && time.Since(u.Modified) < time.Minute {
+			// A brand-new upload may belong to a registration still in flight.
+			continue
+		}
+		if err := s.terminateUpload(ctx, u.ID); err != nil {
+			return res, err
+		}
+		if orphan {
+			res.OrphanUploads++
+		} else {
+			res.StaleUploads++
+		}
+	}
+	if res.OrphanObjects, err = s.sweepObjects(ctx); err != nil {
+		return res, err
+	}
+	if res.StaleUploads+res.OrphanUploads+res.OrphanObjects > 0 {
+		s.audit(ctx, "sweeper", "uploads.sweep", "", fmt.Sprintf("%d stale, %d orphaned uploads removed; objects of %d recordings without an index entry removed", res.StaleUploads, res.OrphanUploads, res.OrphanObjects))
+	}
+	return res, nil
+}
+
+// RunSweep runs Sweep every interval until ctx ends.
+func (s *Server) RunSweep(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("upload sweep failed; will retry", "err", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
