@@ -93,7 +93,7 @@ func NoticesAt(cfg config.Config, settingsPath string) (*consent.NoticeSet, *con
 		}
 		if ok {
 			if p.Org.Unset() {
-				return nil, nil, OrgSource{}, fmt.Errorf("your organisation's notice settings have no name or contact; ask your administrator to set them ('assent policy' on the server)")
+				return nil, nil, OrgSource{}, fmt.Errorf("your organisation's notice settings have no name or contact; ask your administrator to set them ('assentd policy set' on the server)")
 			}
 			set, err := p.Notices(lib)
 			if err != nil {
