@@ -52,12 +52,16 @@ func (p Policy) Validate() error {
 }
 
 // Notices renders every language of the policy's notice: the texts (and
-// their hashes) this policy issues.
+// their hashes) this policy issues. The server checks records against them
+// and an enrolled device shows them, so both compute the same hashes.
 func (p Policy) Notices(l *Library) (*NoticeSet, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	return l.RenderSet(p.NoticeID, p.NoticeVersion, p.Org)
+	// Explicit: a free text equal to Assent's English default is rendered
+	// as the default in each notice's own language, exactly as a device
+	// that is not enrolled renders its settings (workspace.NoticesAt).
+	return l.RenderSet(p.NoticeID, p.NoticeVersion, p.Org.Explicit())
 }
 
 // SignedPolicy is a policy as the server distributes it: the exact JSON

@@ -25,7 +25,7 @@ func TestBadInputGetsClearError_DuplicateKeys(t *testing.T) {
 		// a second principal e-mail inside an event
 		"nested": bytes.Replace(good, []byte(`"lang": "en"`), []byte(`"lang": "en", "lang": "nl"`), 1),
 		// same value twice is still two keys
-		"same value": bytes.Replace(good, []byte(`"format": "assent.consent-record.v1",`), []byte(`"format": "assent.consent-record.v1", "format": "assent.consent-record.v1",`), 1),
+		"same value": bytes.Replace(good, []byte(`"format": "`+Format+`",`), []byte(`"format": "`+Format+`", "format": "`+Format+`",`), 1),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -164,8 +164,21 @@ func TestNoConsentNoAudio_UnderAgeIsARefusalAndTheEmptyCallIsDiscarded(t *testin
 	if out.Reason != RefusedBy || out.Who != "Ana" || out.Kept || discarded != 1 {
 		t.Fatalf("outcome %+v, discarded %d", out, discarded)
 	}
-	rec, _ := consent.Parse(st.last())
-	last := rec.Events[len(rec.Events)-2]
+	rec, err := consent.Parse(st.last())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record ends with the refusal and RecordingStopped; only
+	// SegmentSealed events (the stream's last segment, sealed when the
+	// pipeline closes after RecordingStopped) may follow.
+	n := len(rec.Events)
+	for n > 0 && rec.Events[n-1].Type == consent.SegmentSealed {
+		n--
+	}
+	if n < 2 || rec.Events[n-1].Type != consent.RecordingStopped {
+		t.Fatalf("the record does not end with RecordingStopped: %+v", rec.Events)
+	}
+	last := rec.Events[n-2]
 	if last.Type != consent.ConsentRefused || last.Reason != ReasonUnderAge {
 		t.Fatalf("the record says %s %q", last.Type, last.Reason)
 	}

@@ -458,7 +458,7 @@ func (v *Vault) removeRecovered(m *meta) error {
 	}
 	dir := v.recDir(m.ID)
 	gone := dir + deletingSuffix
-	if err := os.Rename(dir, gone); err != nil {
+	if err := rename(dir, gone); err != nil {
 		return fmt.Errorf("vault: cannot remove the audio-free recording %s: %w", m.ID, err)
 	}
 	if err := syncDir(filepath.Dir(dir)); err != nil {

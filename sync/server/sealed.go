@@ -43,8 +43,11 @@ func SealedSegments(events []consent.Event) ([]consent.SegmentRef, error) {
 			return nil, fmt.Errorf("segment %d: sha256 must be 64 lower-case hex digits", sg.Index)
 		case sg.Size <= 0:
 			return nil, fmt.Errorf("segment %d: size must be positive", sg.Index)
-		case sg.Start < 0 || sg.End <= sg.Start:
-			return nil, fmt.Errorf("segment %d: span [%d, %d) is empty or negative", sg.Index, sg.Start, sg.End)
+		case sg.Start < 0 || sg.End < sg.Start:
+			// An empty span is legitimate: the last segment of a call can
+			// hold only the closing (end-of-stream) page, as consent.Verify
+			// accepts.
+			return nil, fmt.Errorf("segment %d: span [%d, %d) is negative", sg.Index, sg.Start, sg.End)
 		case len(out) > 0 && sg.Start != out[len(out)-1].End:
 			return nil, fmt.Errorf("segment %d starts at frame %d, segment %d ended at %d (segments must follow each other)", sg.Index, sg.Start, sg.Index-1, out[len(out)-1].End)
 		}
