@@ -217,6 +217,7 @@ type call struct {
 	s    *consent.Session
 	next int
 	size int
+	end  int64 // stream offset where the last sealed segment ended
 }
 
 func newCall(t testing.TB, lib *dirLibrary, key ed25519.PrivateKey, id string, segSize int, emails ...string) *call {
@@ -254,7 +255,10 @@ func (c *call) apply(e consent.Event) {
 	writeAtomic(c.t, filepath.Join(c.lib.recDir(c.id), "record.json"), b)
 }
 
-// seal records 5 s of audio and seals it as one "ciphertext" segment.
+// seal records 5 s of audio and seals it as one "ciphertext" segment,
+// bound to the record as the recorder binds it (record format v2): the
+// segment file first, then a SegmentSealed event with its span, SHA-256
+// and size, and the record saved.
 func (c *call) seal() {
 	c.t.Helper()
 	for i := 0; i < 250; i++ {
@@ -265,6 +269,9 @@ func (c *call) seal() {
 	data := make([]byte, c.size)
 	rand.Read(data)
 	writeAtomic(c.t, filepath.Join(c.lib.recDir(c.id), fmt.Sprintf("seg-%06d.age", c.next)), data)
+	end := c.s.Offset()
+	c.apply(consent.Event{Type: consent.SegmentSealed, Segment: &consent.SegmentRef{Index: c.next, Start: c.end, End: end, SHA256: sha(data), Size: int64(len(data))}})
+	c.end = end
 	c.next++
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/testenv"
 	assentsync "github.com/assent-app/assent/sync"
 	"github.com/assent-app/assent/sync/server"
@@ -88,7 +90,9 @@ func startReplica(t *testing.T, bin, dsn, bucket string, s3 testenv.S3, logDir s
 	cmd := exec.Command(bin, "serve", "-data", t.TempDir(), "-addr", "127.0.0.1:0", "-db", dsn,
 		"-s3-endpoint", s3.Endpoint, "-s3-bucket", bucket, "-drain-wait", "0s")
 	cmd.Env = append(os.Environ(), "ASSENTD_ADMIN_TOKEN="+adminToken, "ASSENTD_SUBJECT_SALT=replica-test-salt-0123456789",
-		"ASSENTD_S3_ACCESS_KEY="+s3.AccessKey, "ASSENTD_S3_SECRET_KEY="+s3.SecretKey)
+		"ASSENTD_S3_ACCESS_KEY="+s3.AccessKey, "ASSENTD_S3_SECRET_KEY="+s3.SecretKey,
+		// Every replica signs and opens the organisation's policy with the same key.
+		"ASSENTD_POLICY_KEY="+base64.StdEncoding.EncodeToString(testPolicyKey.Seed()))
 	out, _ := cmd.StdoutPipe()
 	logf, err := os.Create(fmt.Sprintf("%s/replica-%d.log", logDir, time.Now().UnixNano()))
 	if err != nil {
@@ -163,6 +167,12 @@ func TestNothingLostOnCrash_KillOneReplica(t *testing.T) {
 	front := httptest.NewServer(lb)
 	defer front.Close()
 	ts := &testServer{t: t, addr: strings.TrimPrefix(front.URL, "http://")}
+	// The organisation's policy (the notice newCall uses), set once by the
+	// administrator through the cluster.
+	if code, body := ts.admin("PUT", "/v1/admin/policy", server.PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1",
+		Org: consent.OrgParams{Controller: "Acme", Contact: "privacy@acme.example"}}); code/100 != 2 {
+		t.Fatalf("set the policy: %d %s", code, body)
+	}
 
 	const devices, segSize, n = 20, 48 << 10, 5
 	type device struct {

@@ -19,6 +19,7 @@ import (
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/sync/api"
 )
 
@@ -165,6 +166,15 @@ func (s *Server) verify(w http.ResponseWriter, d Device, id string, record []byt
 		return Verified{}, false
 	}
 	v, err := s.cfg.Verify(record, ed25519.PublicKey(d.SigningKey))
+	if errors.Is(err, consent.ErrAudioMismatch) {
+		// Intact and signed, but its SegmentSealed events and its offsets
+		// disagree (e.g. closed later than its last segment ends): the same
+		// refusal as sealedMatchStored's, under the same slug.
+		s.metrics.recordRejected.Add(1)
+		problem(w, http.StatusUnprocessableEntity, "record-segments-mismatch", "Consent record and its sealed segments disagree",
+			"The consent record was refused: "+err.Error()+". Send the record the device wrote; it lists every sealed segment and ends where the last one ends.")
+		return v, false
+	}
 	if err != nil {
 		s.metrics.recordRejected.Add(1)
 		problem(w, http.StatusUnprocessableEntity, "record-invalid", "Consent record does not verify",
@@ -572,7 +582,7 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
 	}
 	// Per-device quotas: uploads in progress, then bytes started today.
-	ups, err := s.uploadsOf("")
+	ups, err := s.uploadsIn(ev.Context, "")
 	if err != nil {
 		return none, tusd.FileInfoChanges{}, err
 	}

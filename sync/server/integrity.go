@@ -13,7 +13,11 @@ import (
 	"time"
 
 	"github.com/assent-app/assent/consent"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	tusd "github.com/tus/tusd/v2/pkg/handler"
+	"github.com/tus/tusd/v2/pkg/s3store"
 )
 
 // ---- per-recording serialisation -------------------------------------------------
@@ -117,6 +121,85 @@ func (s *Server) storedRecord(ctx context.Context, id string) ([]byte, error) {
 // uploadsOf lists the ids of the tus uploads in progress whose metadata
 // names recording id ("" lists every upload).
 func (s *Server) uploadsOf(id string) ([]uploadFile, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return s.uploadsIn(ctx, id)
+}
+
+// uploadsIn is uploadsOf under ctx: the uploads in Config.UploadDir and,
+// when uploads live in S3 (Config.Uploads.S3), those in the bucket.
+func (s *Server) uploadsIn(ctx context.Context, id string) ([]uploadFile, error) {
+	out, err := s.localUploadsOf(id)
+	if err != nil {
+		return nil, err
+	}
+	if st, ok := s.tusStore.(s3store.S3Store); ok {
+		more, err := s3UploadsOf(ctx, st, id)
+		if err != nil {
+			return nil, fmt.Errorf("list the uploads in the bucket: %w", err)
+		}
+		out = append(out, more...)
+	}
+	return out, nil
+}
+
+// s3UploadsOf lists the uploads s3store keeps in the bucket: one ".info"
+// object under "uploads/" per upload (it holds the full upload id,
+// "<object>+<multipart>", and the metadata); a finished upload's objects
+// are removed when it is committed. Modified is the info object's time
+// (written when the upload was created), as the local info file's is.
+func s3UploadsOf(ctx context.Context, st s3store.S3Store, id string) ([]uploadFile, error) {
+	c, ok := st.Service.(*s3.Client)
+	if !ok {
+		return nil, fmt.Errorf("the upload store's S3 client (%T) cannot list", st.Service)
+	}
+	var out []uploadFile
+	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(st.Bucket), Prefix: aws.String(st.MetadataObjectPrefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if !strings.HasSuffix(key, ".info") {
+				continue
+			}
+			obj, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)})
+			var nsk *s3types.NoSuchKey
+			if errors.As(err, &nsk) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return nil, err
+			}
+			b, err := io.ReadAll(io.LimitReader(obj.Body, 1<<20))
+			obj.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			var info tusd.FileInfo
+			if json.Unmarshal(b, &info) != nil {
+				info = tusd.FileInfo{} // damaged: an orphan for the sweeper
+			}
+			if id != "" && info.MetaData["recording"] != id {
+				continue
+			}
+			uid := info.ID
+			if uid == "" {
+				uid = strings.TrimSuffix(strings.TrimPrefix(key, st.MetadataObjectPrefix), ".info")
+			}
+			out = append(out, uploadFile{ID: uid, Recording: info.MetaData["recording"], Device: info.MetaData["device"], Modified: aws.ToTime(o.LastModified)})
+		}
+	}
+	return out, nil
+}
+
+// localUploadsOf lists the uploads in Config.UploadDir (filestore).
+func (s *Server) localUploadsOf(id string) ([]uploadFile, error) {
+	if _, ok := s.tusStore.(s3store.S3Store); ok {
+		return nil, nil // the directory holds only the buffers of PATCHes in flight
+	}
 	ents, err := os.ReadDir(s.cfg.UploadDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -174,6 +257,11 @@ func (s *Server) terminateUpload(ctx context.Context, id string) error {
 	defer lk.Unlock()
 	up, err := s.tusStore.GetUpload(ctx, id)
 	if errors.Is(err, tusd.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		if st, ok := s.tusStore.(s3store.S3Store); ok {
+			// An info object without its multipart upload (or a damaged
+			// one): remove what is left of it in the bucket.
+			return removeS3Upload(ctx, st, id)
+		}
 		// The bin or info file alone may be left: remove both.
 		os.Remove(filepath.Join(s.cfg.UploadDir, id))
 		os.Remove(filepath.Join(s.cfg.UploadDir, id+".info"))
@@ -185,9 +273,27 @@ func (s *Server) terminateUpload(ctx context.Context, id string) error {
 	return s.tusStore.AsTerminatableUpload(up).Terminate(ctx)
 }
 
+// removeS3Upload deletes the info and part objects of upload id (the
+// object id before any "+") that s3store no longer finds.
+func removeS3Upload(ctx context.Context, st s3store.S3Store, id string) error {
+	obj, _, _ := strings.Cut(id, "+")
+	if obj == "" || strings.Contains(obj, "/") {
+		return nil
+	}
+	for _, k := range []string{st.MetadataObjectPrefix + obj + ".info", st.MetadataObjectPrefix + obj + ".part", st.ObjectPrefix + obj + ".part"} {
+		if _, err := st.Service.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(k)}); err != nil {
+			var nsk *s3types.NoSuchKey
+			if !errors.As(err, &nsk) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // terminateUploadsOf ends every upload in progress of recording id.
 func (s *Server) terminateUploadsOf(ctx context.Context, id string) error {
-	ups, err := s.uploadsOf(id)
+	ups, err := s.uploadsIn(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -215,7 +321,7 @@ type SweepResult struct {
 // (RecordingLister) — the objects of recordings without an index entry.
 func (s *Server) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
-	ups, err := s.uploadsOf("")
+	ups, err := s.uploadsIn(ctx, "")
 	if err != nil {
 		return res, err
 	}

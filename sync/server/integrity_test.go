@@ -23,6 +23,7 @@ import (
 
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/testenv"
 )
 
 // ---- records that grow, as a device writes them ---------------------------------
@@ -561,71 +562,6 @@ func signRecord(t testing.TB, r *consent.Record, key ed25519.PrivateKey) []byte 
 	return b
 }
 
-// sealedVerify stands in for consent.Verify until the consent package
-// verifies SegmentSealed events itself (the `recovery` branch adds them to
-// its schema, hash and rules; on this branch its schema still refuses the
-// type). It checks the chain and the signature like consent.Verify, replays
-// the events with each SegmentSealed replaced by a state-neutral repeat of
-// an age confirmation (a SegmentSealed event changes no consent state), and
-// fills Verified as ConsentVerify does.
-func sealedVerify(record []byte, pub ed25519.PublicKey) (Verified, error) {
-	var r consent.Record
-	if err := json.Unmarshal(record, &r); err != nil {
-		return Verified{}, err
-	}
-	if r.DeviceKeyID != consent.KeyID(pub) {
-		return Verified{}, consent.ErrWrongKey
-	}
-	prev := r.HeaderHash()
-	for i := range r.Events {
-		e := r.Events[i]
-		if e.Seq != i || e.Prev != prev || consent.EventHash(&e) != e.Hash {
-			return Verified{}, fmt.Errorf("%w at event %d", consent.ErrChain, i)
-		}
-		prev = e.Hash
-	}
-	s := r.Signature
-	h, _ := hex.DecodeString(r.Head())
-	var msg bytes.Buffer
-	msg.WriteString("assent.record.signature.v1\x00" + r.RecordID + "\x00")
-	binary.Write(&msg, binary.BigEndian, uint64(len(r.Events)))
-	msg.Write(h)
-	sig, _ := base64.StdEncoding.DecodeString(s.Value)
-	if s == nil || s.Count != len(r.Events) || !ed25519.Verify(pub, msg.Bytes(), sig) {
-		return Verified{}, consent.ErrSignature
-	}
-	replay := r
-	replay.Events = nil
-	first := ""
-	for _, e := range r.Events {
-		if e.Type == consent.ParticipantAdded && first == "" {
-			first = e.Participant
-		}
-		if e.Type == consent.SegmentSealed {
-			e = consent.Event{Type: consent.AgeConfirmed, Participant: first, Method: consent.OnScreen, MinAge: r.MinAge, Offset: e.Offset}
-		}
-		replay.Events = append(replay.Events, e)
-	}
-	spans, err := consent.Spans(&replay)
-	if err != nil {
-		return Verified{}, err
-	}
-	segs, err := SealedSegments(r.Events)
-	if err != nil {
-		return Verified{}, err
-	}
-	v := Verified{RecordingID: r.RecordingID, RetentionMonths: r.RetentionMonths, Final: r.Final(), Spans: spans, Segments: segs}
-	if n := len(r.Events); n > 0 {
-		v.FinalOffset = r.Events[n-1].Offset
-	}
-	for _, e := range r.Events {
-		if e.Principal != nil && e.Principal.Email != "" {
-			v.Principals = append(v.Principals, e.Principal.Email)
-		}
-	}
-	return v, nil
-}
-
 func newSealedHarness(t *testing.T) *harness {
 	t.Helper()
 	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
@@ -635,7 +571,7 @@ func newSealedHarness(t *testing.T) *harness {
 	h := &harness{t: t, st: st, dir: t.TempDir(), now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	srv, err := New(Config{
 		Store: st, Objects: LocalObjects{Dir: filepath.Join(h.dir, "objects")}, UploadDir: filepath.Join(h.dir, "uploads"),
-		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), Verify: sealedVerify, RequireSealedSegments: true,
+		AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), RequireSealedSegments: true,
 		Now: func() time.Time { return h.now }, PolicyKey: testPolicyKey,
 	})
 	if err != nil {
@@ -799,5 +735,58 @@ func TestDeleteMeansDelete_SweeperRemovesLeftovers(t *testing.T) {
 	_, body := h.do("GET", "/v1/admin/audit", testAdmin, nil)
 	if !strings.Contains(string(body), "uploads.sweep") {
 		t.Fatal("the sweep is not audited")
+	}
+}
+
+// Uploads kept in S3 (Config.Uploads.S3, as replicas keep them) are ended by
+// an erasure too: uploadsOf lists the bucket's upload info objects, the
+// erasure terminates them while their PATCHes are in flight, and nothing of
+// them is left in the bucket.
+func TestDeleteMeansDelete_EraseEndsUploadsInS3(t *testing.T) {
+	objs := realS3(t)
+	env := testenv.RequireS3(t)
+	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessCfg(t, st, objs, func(c *Config) {
+		c.UploadReadTimeout = 2 * time.Second
+		c.Uploads = UploadStore{S3: &S3Config{Endpoint: env.Endpoint, Bucket: objs.bucket, AccessKey: env.AccessKey, SecretKey: env.SecretKey, PathStyle: true}}
+	})
+	d := h.enrol(1)
+	live := newLiveRecord(t, d.key, "rec-s3")
+	live.join("ann@example.com")
+	live.apply(consent.Event{Type: consent.RecordingRequested})
+	live.s.Admit(48000)
+	if resp, body := h.register(d, "rec-s3", live.record()); resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	var ups []*slowUpload
+	for i := 1; i <= 3; i++ {
+		ups = append(ups, h.startSlowUpload(d, "rec-s3", i, segData("rec-s3", i)))
+	}
+	if got, err := h.srv.uploadsOf("rec-s3"); err != nil || len(got) != 3 {
+		t.Fatalf("%d uploads in progress in the bucket before the erasure (%v), want 3", len(got), err)
+	}
+	resp, body := h.do("POST", "/v1/admin/subjects/erase", testAdmin, map[string]string{"email": "ann@example.com"})
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "rec-s3") {
+		t.Fatalf("erase: %d %s", resp.StatusCode, body)
+	}
+	if got, err := h.srv.uploadsOf("rec-s3"); err != nil || len(got) != 0 {
+		t.Fatalf("%d uploads of the erased recording survive the erasure in the bucket (%v)", len(got), err)
+	}
+	for i, u := range ups {
+		u.pw.Close()
+		select {
+		case code := <-u.done:
+			if code == 204 {
+				t.Fatalf("upload %d finished as stored after the erasure", i+1)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("upload %d still running 60 s after the erasure", i+1)
+		}
+	}
+	if keys := countObjects(t, objs); len(keys) != 0 {
+		t.Fatalf("the erasure left %v in the bucket", keys)
 	}
 }

@@ -50,6 +50,14 @@ func (v validatingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || oa.router == nil {
 		return resp, err
 	}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		// A stream (consent link events) ends only when the link does:
+		// reading it whole here would hold the caller until then. Its
+		// status and headers are checked; its body reaches the caller as
+		// it arrives.
+		validateResponse(req, resp, nil)
+		return resp, nil
+	}
 	body, rerr := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))

@@ -66,7 +66,8 @@ func newCluster(t *testing.T, n int) *cluster {
 			Store: st, Objects: o, UploadDir: filepath.Join(h.dir, fmt.Sprintf("uploads-%d", i)),
 			Uploads:    UploadStore{S3: s3cfg, Locker: locker},
 			AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
-			Now: now,
+			Now:       now,
+			PolicyKey: testPolicyKey, // every replica signs and opens policies with the same key (ASSENTD_POLICY_KEY)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -105,6 +106,12 @@ func newCluster(t *testing.T, n int) *cluster {
 	h.ts = httptest.NewServer(proxy)
 	t.Cleanup(h.ts.Close)
 	c.h = h
+	// The administrator sets the organisation's policy once, through the
+	// cluster: it lives in the shared database, so every replica has it.
+	resp, body := h.do("PUT", "/v1/admin/policy", testAdmin, testPolicy)
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("set policy: %d %s", resp.StatusCode, body)
+	}
 	return c
 }
 
