@@ -5,7 +5,8 @@
 // screen, the recording screen, the library and the settings — and hands
 // every decision to a Backend: whether the consent gate is open, what is
 // captured, stored, synced or deleted. main.go builds the real backend
-// (internal/desktop) and passes it in; FakeBackend, an honest in-memory one,
+// (internal/desktop) and passes it in; FakeBackend, an in-memory one whose
+// calls run the real consent gate (recording.Call over consent.Session),
 // and the screenshot tour live in this package's _test.go files only.
 //
 //	u, err := app.New(fyneApp, backend, true) // builds and shows the window

@@ -12,19 +12,18 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/assent-app/assent/consent"
-	"github.com/assent-app/assent/sync/remote"
 )
 
 // FakeBackend is an in-memory Backend for tests and the screenshot tour
-// (test code only: production code holds no test double). It
-// is honest: its gate admits simulated audio only while recording is
-// requested, not paused, and every present participant has live consent;
-// a refusal stores nothing; a withdrawal stops at once; Delete removes.
+// (test code only: production code holds no test double). Its calls are
+// real: each runs the shared call rules (recording.Call) over a real
+// consent.Session, whose gate decides what the real audio pipeline admits
+// (fakecall_test.go); the library, devices, meters, playback and sync
+// around them are in memory. Delete removes.
 //
-// Audio time is simulated: each Tick is one captured buffer offered to the
-// gate. Tests call Tick themselves; StartClock ticks in real time.
+// Audio time is simulated: each Tick is one captured buffer (20 ms of
+// silence) offered to the gate of every call; it returns once the gate has
+// judged it. Tests call Tick themselves; StartClock ticks in real time.
 type FakeBackend struct {
 	mu         sync.Mutex
 	checks     []Check
@@ -36,6 +35,7 @@ type FakeBackend struct {
 	calls      []*fakeCall
 	failNext   error // returned by the next fallible call, then cleared
 	nextID     int
+	nextCall   int
 	stopClock  chan struct{}
 	exportLog  []string
 	enrolCodes []string
@@ -44,7 +44,8 @@ type FakeBackend struct {
 // Demo tells the UI to say it runs over a stand-in (banner and title).
 func (f *FakeBackend) Demo() bool { return true }
 
-// BufferDuration is the simulated capture buffer of FakeBackend.Tick.
+// BufferDuration is the simulated capture buffer of FakeBackend.Tick
+// (audio.FrameSize frames at audio.SampleRate).
 const BufferDuration = 20 * time.Millisecond
 
 // NewFakeBackend returns a fake with two input devices, all checks passing
@@ -133,7 +134,7 @@ func (f *FakeBackend) Tick() {
 	calls := append([]*fakeCall(nil), f.calls...)
 	f.mu.Unlock()
 	for _, c := range calls {
-		c.admit()
+		c.src.tick()
 	}
 }
 
@@ -216,6 +217,10 @@ func (f *FakeBackend) OpenMeter(ids []string) (Meter, error) {
 // Languages implements Backend.
 func (f *FakeBackend) Languages() []string { return []string{"en", "nl"} }
 
+// fakeNotices are the texts the fake's consent screen shows. The UI tests
+// look for their wording, so they stay; the consent records of the fake's
+// calls cite the shipped notice they are bound to (call-recording 2,
+// rendered for fakeOrg), as the real backend's do.
 var fakeNotices = map[string][2]string{
 	"en": {"Recording notice", "This call is recorded **only if everyone agrees**.\n\n" +
 		"**What and why:** the audio of this call, for note taking and coaching.\n\n" +
@@ -256,32 +261,6 @@ func (f *FakeBackend) Notice(lang string) (Notice, error) {
 	sum := sha256.Sum256([]byte(body))
 	return Notice{ID: "assent-call", Version: "1", Lang: lang, SHA256: hex.EncodeToString(sum[:]),
 		Markdown: body, MinimumAge: age}, nil
-}
-
-// NewCall implements Backend.
-func (f *FakeBackend) NewCall(s CallSetup) (Call, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.takeFail(); err != nil {
-		return nil, err
-	}
-	for _, c := range f.checks {
-		if !c.OK {
-			return nil, fmt.Errorf("cannot record: %s: %s %s", c.Name, c.Problem, c.Fix)
-		}
-	}
-	if len(s.Participants) == 0 {
-		return nil, errors.New("add at least one participant before asking for consent")
-	}
-	c := &fakeCall{f: f, title: s.Title, levels: len(s.Devices), started: time.Now()}
-	for _, p := range s.Participants {
-		if strings.TrimSpace(p.Name) == "" {
-			return nil, errors.New("every participant needs a name")
-		}
-		c.add(p, false)
-	}
-	f.calls = append(f.calls, c)
-	return c, nil
 }
 
 // Recordings implements Backend.
@@ -406,268 +385,6 @@ func (f *FakeBackend) Apply(s Settings) error {
 	return nil
 }
 
-// fakeCall is the fake's consent session and gate.
-type fakeCall struct {
-	f        *FakeBackend
-	mu       sync.Mutex
-	title    string
-	started  time.Time
-	levels   int
-	parts    []Participant
-	present  map[string]bool
-	lang     map[string]string
-	events   []string
-	want     bool // recording requested
-	paused   bool
-	holding  bool // HoldForJoin: someone joined, name not typed yet
-	ended    bool
-	reason   EndReason
-	who      string
-	frames   int64 // admitted buffers
-	recID    string
-	nextPart int
-	err      error // why the call failed (FailCalls)
-}
-
-func (c *fakeCall) add(p ParticipantInfo, late bool) string {
-	c.nextPart++
-	id := fmt.Sprintf("p%d", c.nextPart)
-	if c.present == nil {
-		c.present = map[string]bool{}
-	}
-	c.parts = append(c.parts, Participant{ID: id, ParticipantInfo: p, Late: late})
-	c.present[id] = true
-	c.event("participant %s added (%s)", id, p.Lang)
-	return id
-}
-
-func (c *fakeCall) event(format string, a ...any) {
-	c.events = append(c.events, fmt.Sprintf("%s  %s  @%s", time.Now().UTC().Format(time.RFC3339),
-		fmt.Sprintf(format, a...), time.Duration(c.frames)*BufferDuration))
-}
-
-// openLocked is the gate: open iff recording is requested, not paused, not
-// ended and every present participant has live consent.
-func (c *fakeCall) openLocked() bool {
-	if !c.want || c.paused || c.holding || c.ended {
-		return false
-	}
-	for _, p := range c.parts {
-		if c.present[p.ID] && p.State != Given {
-			return false
-		}
-	}
-	return true
-}
-
-func (c *fakeCall) admit() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.openLocked() {
-		c.frames++
-	}
-}
-
-func (c *fakeCall) State() CallState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := CallState{Recorded: time.Duration(c.frames) * BufferDuration, Participants: append([]Participant(nil), c.parts...),
-		Reason: c.reason, Who: c.who, RecordingID: c.recID}
-	switch {
-	case c.ended:
-		s.Phase = PhaseEnded
-	case !c.want:
-		s.Phase = PhaseAsking
-	case c.paused:
-		s.Phase = PhasePaused
-	case !c.openLocked():
-		s.Phase = PhaseHeld
-	default:
-		s.Phase = PhaseRecording
-	}
-	if !c.ended {
-		m := fakeMeter{n: c.levels, start: c.started}
-		s.Levels = m.Levels()
-	}
-	s.Err = c.err
-	return s
-}
-
-// FailCalls ends every call in progress with err, as a full disk or an
-// unplugged device does: the gate closes and what was admitted is kept.
-func (f *FakeBackend) FailCalls(err error) {
-	f.mu.Lock()
-	calls := append([]*fakeCall(nil), f.calls...)
-	f.mu.Unlock()
-	for _, c := range calls {
-		c.mu.Lock()
-		if !c.ended {
-			c.err = err
-			c.endLocked(FailedReason, "")
-		}
-		c.mu.Unlock()
-	}
-}
-
-func (c *fakeCall) part(id string) (*Participant, error) {
-	for i := range c.parts {
-		if c.parts[i].ID == id {
-			return &c.parts[i], nil
-		}
-	}
-	return nil, fmt.Errorf("no participant %s in this call", id)
-}
-
-func (c *fakeCall) Decide(id string, d Decision) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return errors.New("this call has ended; start a new call")
-	}
-	p, err := c.part(id)
-	if err != nil {
-		return err
-	}
-	if d.Agree && !d.AgeConfirmed {
-		return errors.New("the participant must confirm their age before agreeing")
-	}
-	if d.Method == "" {
-		d.Method = consent.OnScreen
-	}
-	p.Method = d.Method
-	if d.Lang != "" {
-		p.Lang = d.Lang
-	}
-	if !d.Agree {
-		p.State = Refused
-		c.event("ConsentRefused by %s", id)
-		c.endLocked(RefusedBy, p.Name)
-		return nil
-	}
-	p.State = Given
-	c.event("ConsentGiven by %s (%s, %s)", id, d.Method, p.Lang)
-	return nil
-}
-
-func (c *fakeCall) Start() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return errors.New("this call has ended; start a new call")
-	}
-	for _, p := range c.parts {
-		if c.present[p.ID] && p.State != Given {
-			return fmt.Errorf("%s has not agreed yet; nothing is recorded until everyone agrees", p.Name)
-		}
-	}
-	c.want = true
-	c.event("RecordingStarted")
-	return nil
-}
-
-func (c *fakeCall) HoldForJoin() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.holding = true
-	c.event("RecordingPaused (someone joined)")
-	return nil
-}
-
-func (c *fakeCall) CancelJoin() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.holding = false
-	return nil
-}
-
-func (c *fakeCall) Join(p ParticipantInfo) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return "", errors.New("this call has ended; start a new call")
-	}
-	if strings.TrimSpace(p.Name) == "" {
-		return "", errors.New("type the name of the person who joined")
-	}
-	id := c.add(p, true)
-	c.holding = false
-	return id, nil
-}
-
-func (c *fakeCall) Withdraw(id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p, err := c.part(id)
-	if err != nil {
-		return err
-	}
-	p.State = Withdrawn
-	c.event("ConsentWithdrawn by %s", id)
-	c.endLocked(WithdrawnBy, p.Name)
-	return nil
-}
-
-func (c *fakeCall) Pause() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.paused = true
-	c.event("RecordingPaused")
-	return nil
-}
-
-func (c *fakeCall) Resume() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return errors.New("this call has ended; start a new call")
-	}
-	c.paused = false
-	c.event("RecordingResumed")
-	return nil
-}
-
-func (c *fakeCall) Stop() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return nil
-	}
-	c.event("RecordingStopped")
-	c.endLocked(StoppedByHost, "")
-	return nil
-}
-
-// endLocked closes the gate for good and stores what was admitted, if
-// anything. A refusal before any audio stores nothing.
-func (c *fakeCall) endLocked(r EndReason, who string) {
-	c.ended, c.reason, c.who = true, r, who
-	f := c.f
-	f.mu.Lock()
-	for i, x := range f.calls {
-		if x == c {
-			f.calls = append(f.calls[:i], f.calls[i+1:]...)
-			break
-		}
-	}
-	f.mu.Unlock()
-	if c.frames == 0 {
-		return
-	}
-	var names []string
-	for _, p := range c.parts {
-		if p.State == Given || p.State == Withdrawn {
-			names = append(names, p.Name)
-		}
-	}
-	rec := Recording{Title: c.title, Started: c.started, Duration: time.Duration(c.frames) * BufferDuration,
-		Participants: names, Size: c.frames * 80}
-	f.mu.Lock()
-	id := f.addLocked(rec)
-	f.receipts[id] = "Consent record of " + c.title + "\n\n" + strings.Join(c.events, "\n")
-	f.mu.Unlock()
-	c.recID = id
-}
-
 // fakePlayer keeps a position that advances in real time while playing.
 type fakePlayer struct {
 	mu      sync.Mutex
@@ -722,32 +439,3 @@ func (p *fakePlayer) Playing() bool {
 	return p.playing && p.now() < p.dur
 }
 func (p *fakePlayer) Close() error { return p.Pause() }
-
-// ConsentLink implements Call like the real backend: it needs an enrolled
-// server. The fake's participants answer "on their own device" through
-// Decide with Method Remote (tests and demos do that).
-func (c *fakeCall) ConsentLink(id string) (ConsentLink, error) {
-	c.f.mu.Lock()
-	st := c.f.sync
-	c.f.mu.Unlock()
-	if !st.Enrolled {
-		return ConsentLink{}, errors.New("remote consent needs the organisation's server: enrol this device in Settings. On-screen and verbal consent work without it")
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ended {
-		return ConsentLink{}, errors.New("this call has ended; start a new call")
-	}
-	if id != "" {
-		if _, err := c.part(id); err != nil {
-			return ConsentLink{}, err
-		}
-	}
-	sum := sha256.Sum256([]byte(c.title + "/" + id))
-	u := strings.TrimRight(st.ServerURL, "/") + "/c/" + hex.EncodeToString(sum[:16])
-	qr, err := remote.QRCodePNG(u)
-	if err != nil {
-		return ConsentLink{}, err
-	}
-	return ConsentLink{URL: u, QR: qr, Expires: time.Now().Add(3 * time.Hour)}, nil
-}
