@@ -166,7 +166,7 @@ func (c *call) State() app.CallState {
 		cs.Phase = app.PhaseEnded
 	case st.Phase == consent.PhaseRecording:
 		cs.Phase = app.PhaseRecording
-	case st.Phase == consent.PhasePaused && st.Last == consent.RecordingPaused && c.rc.Holding():
+	case st.Phase == consent.PhasePaused && c.rc.Holding(): // not st.Last: a segment is sealed (SegmentSealed) right after the pause
 		cs.Phase = app.PhaseHeld
 	case st.Phase == consent.PhasePaused:
 		cs.Phase = app.PhasePaused
