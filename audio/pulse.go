@@ -68,7 +68,9 @@ func pactl(ctx context.Context, args ...string) ([]byte, error) {
 	} else {
 		args = append([]string{"-f", "json"}, args...)
 	}
-	out, err := exec.CommandContext(ctx, "pactl", args...).Output()
+	cmd := exec.CommandContext(ctx, "pactl", args...)
+	dieWithParent(cmd) // an app stopped mid-question leaves no pactl behind
+	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("%w (pactl %s: %v)", ErrNoSoundServer, strings.Join(args, " "), err)
 	}

@@ -82,7 +82,10 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 	out, errOut := &syncBuf{}, &syncBuf{}
 	code := make(chan int, 1)
 	go func() {
+		// Capture exactly what the private sink plays, alone (mono): the
+		// default input and the default output's monitor are not it.
 		code <- Main([]string{"record", "--title", "Join gate", "--no-chime",
+			"--input", jointest.Source(sink), "--call-input", "none",
 			"--participant", "Ana Host <ana@acme.example>", "--participant", "Bob Buyer [nl]"}, inR, out, errOut)
 	}()
 	send := func(s string) {

@@ -56,7 +56,12 @@ func TestWindowFirst_NothingWaitsForTheKeyring(t *testing.T) {
 	keyring.MockInit()
 	dir := t.TempDir()
 	ks := &stuckKeyring{release: make(chan struct{}), inner: mockKeyring{}}
-	b, err := New(filepath.Join(dir, "c.json"), filepath.Join(dir, "v"), ks)
+	// A device records only once its organisation is set (ErrOrgNotSet).
+	cfg := filepath.Join(dir, "c.json")
+	if err := os.WriteFile(cfg, []byte(`{"org":{"controller":"Acme BV","contact":"privacy@acme.example"}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(cfg, filepath.Join(dir, "v"), ks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-app/assent/app"
 	"github.com/assent-app/assent/internal/jointest"
+	"github.com/assent-app/assent/internal/testenv"
 )
 
 // walkUI visits o and everything inside it.
@@ -87,15 +88,22 @@ func screenText(w fyne.Window) string {
 // The decoded recording and its record show nothing was admitted between
 // the join and his consent.
 func TestNoConsentNoAudio_AppJoinGatesAtOnce(t *testing.T) {
+	testenv.RequirePulse(t)
+	// The private sink exists before the backend lists the devices, so the
+	// new-call screen offers (and, as the chosen input, checks) its monitor.
+	sink := jointest.PrivateSink(t)
 	b := newBackend(t)
 	dir := t.TempDir()
 	tone := jointest.WriteTone(t, dir, "tone.wav", jointest.ToneHz, 40, 0.3)
 	marker := jointest.WriteTone(t, dir, "marker.wav", jointest.MarkerHz, 1.2, 0.3)
-	sink := jointest.PrivateSink(t)
 	jointest.PlayBackground(t, sink, tone)
 
 	a := test.NewTempApp(t)
 	a.Preferences().SetBool("firstRunDone", true)
+	// Capture exactly what the private sink plays, alone (mono): the
+	// default microphone and the default output's monitor are not it.
+	a.Preferences().SetString("inputDevice", jointest.Source(sink))
+	a.Preferences().SetString("callDevice", "none")
 	u, err := app.New(a, b, false)
 	if err != nil {
 		t.Fatal(err)

@@ -62,11 +62,13 @@ func WriteTone(t testing.TB, dir, name string, hz, secs, amp float64) string {
 	return p
 }
 
-// PrivateSink loads a PulseAudio null sink of its own for one test and
-// points capture at its monitor (PULSE_SOURCE, read when a stream opens),
-// so sounds other tests play into the shared "callsink" at the same time
-// are not heard. It returns the sink's name; the sink is unloaded at the
-// end of the test.
+// PrivateSink loads a PulseAudio null sink of its own for one test, so
+// sounds other tests play into the shared "callsink" at the same time are
+// not heard. It returns the sink's name; the sink is unloaded at the end of
+// the test. The test must capture its monitor explicitly (Source): capture
+// of the default input asks the sound server for its default source (not
+// PULSE_SOURCE), and by default the recording is stereo with what the
+// default output plays, neither of which is this sink.
 func PrivateSink(t *testing.T) string {
 	t.Helper()
 	var rnd [4]byte
@@ -79,9 +81,12 @@ func PrivateSink(t *testing.T) string {
 	}
 	module := strings.TrimSpace(string(out))
 	t.Cleanup(func() { _ = exec.Command("pactl", "unload-module", module).Run() })
-	t.Setenv("PULSE_SOURCE", name+".monitor")
 	return name
 }
+
+// Source is the capture device ID of what sink plays (its monitor), as
+// the --input flag and the settings take it.
+func Source(sink string) string { return "pulse:" + sink + ".monitor" }
 
 // PlayBackground starts `paplay -d sink wav` and returns a stop function.
 func PlayBackground(t testing.TB, sink, wav string) (stop func()) {
