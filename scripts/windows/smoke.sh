@@ -93,7 +93,11 @@ record() {
 # Call audio (the right channel) is not captured on Windows yet; where the
 # command line records both sides by default, ask for the microphone alone.
 callnone=()
-if "$wine" "$exe" help record 2>/dev/null | grep -q "or none"; then callnone=(--call-input none); fi
+if "$wine" "$exe" record --help 2>&1 | grep -q "or none"; then callnone=(--call-input none); fi
+# Nothing is recorded until the organisation's name and contact are set (no
+# placeholder ever reaches a participant); this also writes %APPDATA%\Assent.
+"$wine" "$exe" org set --controller "Acme Sales BV" --contact privacy@acme.example >"$art/org.txt" 2>&1 \
+  || { cat "$art/org.txt" >&2; die "org set failed"; }
 rc=0; record || rc=$?
 if [ "$rc" != 0 ] && grep -q "no input device number" "$art/record.err"; then
   echo "the WASAPI input moved ($(cat "$art/record.err")); looking it up again"
