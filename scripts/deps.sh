@@ -31,8 +31,16 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
   exit 1
 fi
 
+# Packages satisfied by a command that did not come from Debian's package of
+# that name: Node.js from NodeSource ships npm inside its nodejs package, and
+# Debian's npm then cannot be installed beside it (held broken packages).
+declare -A by_command=([nodejs]=node [npm]=npm)
+
 missing=()
 for p in "${want[@]}"; do
+  if [ -n "${by_command[$p]:-}" ] && command -v "${by_command[$p]}" >/dev/null 2>&1; then
+    continue
+  fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
