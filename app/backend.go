@@ -144,6 +144,7 @@ type Participant struct {
 	State  ConsentState
 	Method consent.Method
 	Late   bool // joined after the call started
+	Host   bool // the host: answers on screen, never attests their own verbal consent
 }
 
 // Phase is where a call is.

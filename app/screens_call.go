@@ -374,6 +374,9 @@ func (u *UI) showConsent(ids []string, done func()) {
 			}
 		}, u.win)
 	})
+	if p.Host {
+		verbal.Disable() // the host answers on screen; they attest only for others (recording.ErrOwnAttestation)
+	}
 	remoteBtn := widget.NewButtonWithIcon(lang.L("Answer on their own device"), theme.MailSendIcon(), func() {
 		u.showConsentLink(p, func() { u.showConsent(ids[1:], done) })
 	})

@@ -250,3 +250,30 @@ func (brokenKeyring) Set(string, string, string) error   { return vault.ErrNoSes
 func (brokenKeyring) Delete(string, string) error        { return vault.ErrNoSessionBus }
 
 var _ vault.SecretStore = brokenKeyring{}
+
+// The host (the first participant) is marked, so the consent screen offers
+// verbal consent only for the others: the call rules refuse a host's own
+// attestation (recording.ErrOwnAttestation), and the screen must not offer
+// what the rules refuse.
+func TestBadInputGetsClearError_HostIsMarkedAndCannotSelfAttest(t *testing.T) {
+	b := newBackend(t)
+	c, err := b.NewCall(app.CallSetup{Title: "Host", Participants: []app.ParticipantInfo{{Name: "Ana", Lang: "en"}, {Name: "Carl", Lang: "en"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	ps := c.State().Participants
+	if len(ps) != 2 || !ps[0].Host || ps[1].Host {
+		t.Fatalf("host marks: %+v", ps)
+	}
+	err = c.Decide(ps[0].ID, app.Decision{Agree: true, AgeConfirmed: true, Method: app.VerbalAttested, Lang: "en"})
+	if err == nil {
+		t.Fatal("the host attested their own verbal consent")
+	}
+	if err := c.Decide(ps[0].ID, agree("en")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Decide(ps[1].ID, app.Decision{Agree: true, AgeConfirmed: true, Method: app.VerbalAttested, Lang: "en"}); err != nil {
+		t.Fatalf("the host could not attest Carl's verbal consent: %v", err)
+	}
+}

@@ -137,7 +137,7 @@ func (c *call) State() app.CallState {
 	held := false
 	for _, p := range st.Participants {
 		ap := app.Participant{ID: p.ID, ParticipantInfo: app.ParticipantInfo{Name: p.Principal.Name, Email: p.Principal.Email, Lang: p.Principal.Lang},
-			Late: c.rc.Late(p.ID)}
+			Late: c.rc.Late(p.ID), Host: p.ID == c.rc.Host()}
 		switch p.Consent {
 		case consent.StatusGiven:
 			ap.State = app.Given
