@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/lang"
+
+	"github.com/assent-app/assent/consent"
 )
 
 // No retyping, no traps (issue 13 item 3): helpers of the small, marked
@@ -17,7 +19,7 @@ func untitled(s CallSetup, now time.Time) string {
 	for _, p := range s.Participants {
 		names = append(names, p.Name)
 	}
-	when := now.Format("2 Jan 2006 15:04")
+	when := consent.FormatDate(now, uiLanguageCode(), false)
 	if len(names) == 0 {
 		return fmt.Sprintf(lang.L("Call on %s"), when)
 	}
@@ -66,4 +68,13 @@ func consentProgress(ps []Participant) string {
 		w = none
 	}
 	return fmt.Sprintf(lang.L("Agreed: %s · Still to answer: %s"), a, w)
+}
+
+// uiLanguageCode is the two-letter code of the language the screens are in.
+func uiLanguageCode() string {
+	l := lang.SystemLocale().LanguageString()
+	if i := strings.IndexAny(l, "-_"); i > 0 {
+		l = l[:i]
+	}
+	return strings.ToLower(l)
 }

@@ -75,7 +75,12 @@ func TestUntitledCallGetsUsefulTitle(t *testing.T) {
 		t.Errorf("untitled call is called %q", u.callTitle)
 	}
 	s := CallSetup{Participants: []ParticipantInfo{{Name: "A"}, {Name: "B"}, {Name: "C"}, {Name: "D"}, {Name: "E"}}}
-	if got := untitled(s, time.Date(2026, 12, 2, 14, 5, 0, 0, time.UTC)); got != "Call with A, B, C, 2 more, 2 Dec 2026 14:05" {
+	if got := untitled(s, time.Date(2026, 12, 2, 14, 5, 0, 0, time.UTC)); got != "Call with A, B, C, 2 more, 2 December 2026, 14:05" {
 		t.Errorf("five participants: %q", got)
+	}
+	setUILanguage("nl")
+	defer setUILanguage("en")
+	if got := untitled(s, time.Date(2026, 12, 2, 14, 5, 0, 0, time.UTC)); !strings.HasSuffix(got, ", 2 december 2026 14:05") || strings.Contains(got, "December") {
+		t.Errorf("in Dutch the date is Dutch: %q", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/assent-app/assent/assets"
 )
@@ -143,6 +144,20 @@ func TestReceiptInParticipantLanguage(t *testing.T) {
 		if !strings.Contains(nl, want) {
 			t.Errorf("Dutch receipt lacks %q:\n%s", want, nl)
 		}
+	}
+	// Event times in the participant's language: a Dutch month name, no English one.
+	var t0 time.Time
+	for _, e := range p.Record.Events {
+		if e.Participant == "p1" {
+			t0, _ = parseTime(e.Time)
+			break
+		}
+	}
+	if want := FormatDate(t0, "nl", true) + " UTC"; !strings.Contains(nl, want) {
+		t.Errorf("Dutch receipt lacks the Dutch date %q:\n%s", want, nl)
+	}
+	if m := monthNames["en"][t0.Month()-1]; m != monthNames["nl"][t0.Month()-1] && strings.Contains(nl, m) {
+		t.Errorf("Dutch receipt has the English month %q:\n%s", m, nl)
 	}
 	if !strings.Contains(en, "Consent receipt — Hanna Host") || strings.Contains(en, "Piet") {
 		t.Errorf("English receipt wrong or mentions another participant:\n%s", en)

@@ -133,7 +133,7 @@ func Receipt(r *Record, participantID string) (string, error) {
 			what += " (" + m + ")"
 		}
 		t, _ := parseTime(e.Time)
-		fmt.Fprintf(&b, "  %s  %s\n", t.Format("2006-01-02 15:04:05"), what)
+		fmt.Fprintf(&b, "  %s UTC  %s\n", FormatDate(t, who.Lang, true), what)
 	}
 	var mine []Span
 	for _, s := range spans {
