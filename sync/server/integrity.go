@@ -25,14 +25,22 @@ import (
 // Registering, finalising, finishing an upload and deleting/erasing a
 // recording each run under the recording's lock, so an erasure cannot
 // interleave with a commit that would re-create what it removed, and two
-// registrations cannot both "win". The lock is per process; several assentd
-// replicas on one database rely on the database checks made under it (the
-// unique recording id, the tombstone, the recording row that a commit
-// re-reads) and on the sweeper for what slips between replicas.
+// registrations cannot both "win". Within a process it is a mutex per id;
+// on PostgreSQL it is also a session advisory lock on the id
+// (RecordingLocker), so replicas on one database serialise the same way.
+
+// RecordingLocker is implemented by stores that can lock a recording across
+// every assentd on the database (PostgreSQL advisory locks). The returned
+// function releases it.
+type RecordingLocker interface {
+	LockRecording(ctx context.Context, id string) (unlock func(), err error)
+}
 
 type recLocks struct {
-	mu gosync.Mutex
-	m  map[string]*recLock
+	mu     gosync.Mutex
+	m      map[string]*recLock
+	shared RecordingLocker // nil: one process (SQLite)
+	log    func(msg string, err error)
 }
 
 type recLock struct {
@@ -53,7 +61,20 @@ func (l *recLocks) lock(id string) (unlock func()) {
 	e.refs++
 	l.mu.Unlock()
 	e.mu.Lock()
+	release := func() {}
+	if l.shared != nil {
+		// Bounded: a database that does not answer must not hang requests;
+		// the checks made under the lock still run against the database.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if u, err := l.shared.LockRecording(ctx, id); err == nil {
+			release = u
+		} else if l.log != nil {
+			l.log("the recording could not be locked across replicas; serialised in this process only", err)
+		}
+		cancel()
+	}
 	return func() {
+		release()
 		e.mu.Unlock()
 		l.mu.Lock()
 		e.refs--

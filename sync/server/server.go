@@ -172,6 +172,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, adminHash: sha256.Sum256([]byte(cfg.AdminToken)), log: cfg.Logger, now: cfg.Now, metrics: newMetrics(),
 		fails: failLimits{every: cfg.FailEvery, burst: cfg.FailBurst}, policyCache: map[int]policyVersion{}}
+	if rl, ok := cfg.Store.(RecordingLocker); ok {
+		s.locks.shared = rl
+	}
+	s.locks.log = func(msg string, err error) { s.log.Warn(msg, "err", err.Error()) }
 	if cfg.AdminToken == "" {
 		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
 			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")

@@ -19,6 +19,11 @@ import (
 type sqlStore struct {
 	db       *sql.DB
 	postgres bool
+	// locks (PostgreSQL) is a pool of its own for the recording locks: a
+	// lock holds its connection while the request queries through db, so
+	// sharing one pool could leave every connection held by a lock whose
+	// holder waits for a connection.
+	locks *sql.DB
 }
 
 // schema is migration 1 (see migrate.go); later changes are new migrations there.
@@ -56,7 +61,19 @@ func OpenPostgres(dsn string) (Store, error) {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
 	db.SetMaxOpenConns(20)
-	return initSQL(db, true)
+	st, err := initSQL(db, true)
+	if err != nil {
+		return nil, err
+	}
+	locks, err := sql.Open("pgx", dsn)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open PostgreSQL for recording locks: %w", err)
+	}
+	locks.SetMaxOpenConns(16) // requests holding a recording lock at once on this replica (more wait)
+	locks.SetMaxIdleConns(4)
+	st.(*sqlStore).locks = locks
+	return st, nil
 }
 
 func initSQL(db *sql.DB, pg bool) (Store, error) {
@@ -411,4 +428,35 @@ func (s *sqlStore) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
 
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	if s.locks != nil {
+		s.locks.Close()
+	}
+	return s.db.Close()
+}
+
+// recordingLockSpace is the first key of the two-key advisory locks that
+// serialise one recording across replicas (any constant; "rec" in ASCII).
+const recordingLockSpace = 0x726563
+
+// LockRecording implements RecordingLocker: on PostgreSQL a session
+// advisory lock on the recording id, held on a connection of its own until
+// unlock (PostgreSQL releases it if the replica dies). SQLite serves one
+// process, whose mutex is enough.
+func (s *sqlStore) LockRecording(ctx context.Context, id string) (func(), error) {
+	if !s.postgres || s.locks == nil {
+		return func() {}, nil
+	}
+	conn, err := s.locks.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, recordingLockSpace, id); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, hashtext($2))`, recordingLockSpace, id)
+		conn.Close()
+	}, nil
+}
