@@ -86,7 +86,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
 		return
 	}
-	if s.fails.blocked(clientIP(r)) {
+	if s.fails.blocked(s.clientIP(r)) {
 		s.tooManyFailures(w)
 		return
 	}

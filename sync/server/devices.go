@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -49,7 +50,23 @@ func (f *failLimits) blocked(ip string) bool { return f.get(ip).Tokens() < 1 }
 // failed uses one failure of ip; false if it had none left.
 func (f *failLimits) failed(ip string) bool { return f.get(ip).Allow() }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address failed attempts are counted for. Behind the
+// proxy that -forwarded-headers trusts, every request comes from the proxy,
+// so the address it saw (the last X-Forwarded-For entry, the one it added)
+// is used; otherwise one client's failures would lock out everyone.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.cfg.ForwardedHeaders {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			parts := strings.Split(xff[len(xff)-1], ",")
+			if ip := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(ip) != nil {
+				return ip
+			}
+		}
+	}
+	return remoteIP(r)
+}
+
+func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -65,7 +82,7 @@ func (s *Server) tooManyFailures(w http.ResponseWriter) {
 
 // authFailed audits and counts a failed admin or enrolment attempt.
 func (s *Server) authFailed(r *http.Request, action string) {
-	if s.fails.failed(clientIP(r)) {
+	if s.fails.failed(s.clientIP(r)) {
 		s.audit(r.Context(), "anonymous", action, "", routeLabel(r))
 	}
 }

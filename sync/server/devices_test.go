@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -177,5 +178,37 @@ func TestPerDeviceUploadQuotas(t *testing.T) {
 	}
 	if resp, body := create(a, "rec-q", 8); resp.StatusCode != 201 {
 		t.Fatalf("the next day: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Behind the proxy that -forwarded-headers trusts every request comes from
+// the proxy's address: failures are counted per client the proxy saw, so
+// one client guessing tokens does not lock the admin out.
+func TestFailedAttemptsCountedPerClientBehindAProxy(t *testing.T) {
+	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessCfg(t, st, nil, func(c *Config) { c.FailBurst = 3; c.FailEvery = time.Hour; c.ForwardedHeaders = true })
+	get := func(token, client string) int {
+		req, _ := http.NewRequest("GET", h.ts.URL+"/v1/admin/audit", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", "198.51.100.7, "+client) // the proxy appends the address it saw
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; i < 4; i++ {
+		get("wrong-token-000000000000", "203.0.113.5")
+	}
+	if code := get(testAdmin, "203.0.113.5"); code != 429 {
+		t.Fatalf("the guessing client: %d, want 429", code)
+	}
+	if code := get(testAdmin, "203.0.113.9"); code != 200 {
+		t.Fatalf("another client behind the same proxy: %d, want 200", code)
 	}
 }

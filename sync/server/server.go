@@ -432,7 +432,7 @@ func (s *Server) device(f func(http.ResponseWriter, *http.Request, Device)) http
 
 func (s *Server) admin(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.fails.blocked(clientIP(r)) {
+		if s.fails.blocked(s.clientIP(r)) {
 			s.tooManyFailures(w)
 			return
 		}
