@@ -163,13 +163,24 @@ func TestNoConsentNoAudio_CLIJoinGatesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// They are the texts stored with the recording when the call started.
+	stored, err := v.Notices(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, nt := range rec.Notice.Texts {
+		if stored[nt.SHA256] == nil {
+			t.Fatalf("the %s notice text was not stored with the recording", nt.Lang)
+		}
 		b, err := os.ReadFile(filepath.Join(exp, "notice-"+nt.SHA256+".md"))
 		if err != nil {
 			t.Fatalf("the export lacks the %s notice: %v", nt.Lang, err)
 		}
 		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != nt.SHA256 {
 			t.Fatalf("the exported %s notice does not hash to the record's sha256", nt.Lang)
+		}
+		if string(b) != string(stored[nt.SHA256]) {
+			t.Fatalf("the exported %s notice is not the stored text", nt.Lang)
 		}
 	}
 }

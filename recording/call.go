@@ -38,6 +38,14 @@ type Store interface {
 	SetRecord(recordJSON []byte) error
 }
 
+// NoticeStore is implemented by a Store that keeps the exact notice texts
+// with the recording (vault's recording writer does): Start hands it every
+// rendered text of the call's notice set before the first record is saved,
+// so every text the record cites can be shown later.
+type NoticeStore interface {
+	StoreNotices(texts [][]byte) error
+}
+
 // Config describes a call.
 type Config struct {
 	RecordingID string             // the vault's id of the recording
@@ -121,6 +129,16 @@ func Start(cfg Config) (*Call, error) {
 	}
 	c := &Call{cfg: cfg, sess: sess, pipe: pipe, done: make(chan struct{}), late: map[string]bool{}}
 	seals.bind(c) // recovery branch (seal.go)
+	// The notice texts are stored before the first record cites them.
+	if ns, ok := cfg.Store.(NoticeStore); ok && cfg.Notices != nil {
+		var texts [][]byte
+		for _, l := range cfg.Notices.Langs() {
+			texts = append(texts, []byte(cfg.Notices.Texts[l].Text))
+		}
+		if err := ns.StoreNotices(texts); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrSaveRecord, err)
+		}
+	}
 	// The empty record is saved before any audio can exist.
 	if err := c.saveLocked(); err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func (s slowSource) Read(buf []float32) error {
 	return s.PCMSource.Read(buf)
 }
 
-func newCall(t *testing.T, st *memStore) (*Call, ed25519.PublicKey) {
+func newCall(t *testing.T, st *memStore, other ...Store) (*Call, ed25519.PublicKey) {
 	t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	set, err := consent.NewLibrary(assets.Notices()).RenderSet(consent.DefaultNoticeID, "1",
@@ -65,7 +65,11 @@ func newCall(t *testing.T, st *memStore) (*Call, ed25519.PublicKey) {
 		t.Fatal(err)
 	}
 	src := slowSource{audio.NewPCMSource(audio.SpeechLike(60, 7), 1, true)}
-	c, err := Start(Config{RecordingID: "rec-test-1", Notices: set, Signer: priv, Source: src, Store: st})
+	var store Store = st
+	if len(other) > 0 {
+		store = other[0]
+	}
+	c, err := Start(Config{RecordingID: "rec-test-1", Notices: set, Signer: priv, Source: src, Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/internal/crashpoint"
 	"github.com/assent-app/assent/sync/api"
 )
@@ -357,6 +358,29 @@ func fileSHA(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// noticeTexts are the notice texts sent with the record: one per sha256 the
+// record cites, in its order. The server takes them only complete, so if a
+// cited text is not stored (a recording made before texts were stored) none
+// is sent.
+func noticeTexts(r Recording) []api.NoticeText {
+	if len(r.Notices) == 0 {
+		return nil
+	}
+	rec, err := consent.Parse(r.Record)
+	if err != nil {
+		return nil
+	}
+	var out []api.NoticeText
+	for _, t := range rec.Notice.Texts {
+		b, ok := r.Notices[t.SHA256]
+		if !ok {
+			return nil
+		}
+		out = append(out, api.NoticeText{SHA256: t.SHA256, Lang: t.Lang, Text: string(b)})
+	}
+	return out
+}
+
 func (c *Client) syncRecording(ctx context.Context, r Recording) (err error) {
 	p := Progress{ID: r.ID, Phase: PhaseRegistering, SegmentsTotal: len(r.Segments)}
 	for _, s := range r.Segments {
@@ -380,7 +404,8 @@ func (c *Client) syncRecording(ctx context.Context, r Recording) (err error) {
 
 	var status recStatus
 	if st.Registered != recHash {
-		if _, err := c.tus.jsonCall(ctx, http.MethodPost, "/v1/recordings", map[string]any{"id": r.ID, "record": json.RawMessage(r.Record)}, &status, http.StatusCreated, http.StatusOK); err != nil {
+		req := api.RegisterRequest{ID: r.ID, Record: json.RawMessage(r.Record), Notices: noticeTexts(r)}
+		if _, err := c.tus.jsonCall(ctx, http.MethodPost, "/v1/recordings", req, &status, http.StatusCreated, http.StatusOK); err != nil {
 			var pe *ProblemError
 			if errors.As(err, &pe) && pe.Status == http.StatusGone {
 				st.Erased = true

@@ -163,7 +163,12 @@ func (l *dirLibrary) Unsynced() ([]assentsync.Recording, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := assentsync.Recording{ID: e.Name(), Record: rec}
+		r := assentsync.Recording{ID: e.Name(), Record: rec, Notices: map[string][]byte{}}
+		nts, _ := filepath.Glob(filepath.Join(d, "notices", "*.md"))
+		for _, p := range nts {
+			b, _ := os.ReadFile(p)
+			r.Notices[strings.TrimSuffix(filepath.Base(p), ".md")] = b
+		}
 		_, err = os.Stat(filepath.Join(d, "stopped"))
 		r.Stopped = err == nil
 		segs, _ := filepath.Glob(filepath.Join(d, "seg-*.age"))
@@ -232,6 +237,11 @@ func newCall(t testing.TB, lib *dirLibrary, key ed25519.PrivateKey, id string, s
 	}
 	c := &call{t: t, lib: lib, id: id, s: s, next: 1, size: segSize}
 	os.MkdirAll(lib.recDir(id), 0o700)
+	// The notice texts, stored with the recording as the vault does.
+	os.MkdirAll(filepath.Join(lib.recDir(id), "notices"), 0o700)
+	for _, n := range set.Texts {
+		os.WriteFile(filepath.Join(lib.recDir(id), "notices", n.SHA256+".md"), []byte(n.Text), 0o600)
+	}
 	for i, em := range emails {
 		p := "p" + strconv.Itoa(i)
 		c.apply(consent.Event{Type: consent.ParticipantAdded, Participant: p, Principal: &consent.Principal{Name: "Person " + p, Email: em, Lang: "en"}})

@@ -22,6 +22,10 @@ type Recording struct {
 	Record   []byte    // the current signed consent record (JSON)
 	Stopped  bool      // Record is final; no more segments will appear
 	Segments []Segment // sealed segments, in index order
+	// Notices are the exact notice texts stored with the recording, by the
+	// hex SHA-256 of each text; uploaded with the record. Empty for
+	// recordings made before the texts were stored.
+	Notices map[string][]byte
 }
 
 // Segment is one sealed (age-encrypted) segment file.

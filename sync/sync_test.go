@@ -96,6 +96,17 @@ func TestSyncDuringCallThenFinalise(t *testing.T) {
 		t.Fatalf("second pass sent %d bytes, want only the new segment's 4000", d)
 	}
 	checkAllOnServer(t, ts, lib, "rec-live", 3)
+	// The notice texts went with the record (issue 10 item 5).
+	stored, _ := filepath.Glob(filepath.Join(ts.dir, "objects", "recordings", "rec-live", "notices", "*.md"))
+	if len(stored) == 0 {
+		t.Fatal("the server holds no notice text of the recording")
+	}
+	for _, p := range stored {
+		b, _ := os.ReadFile(p)
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:])+".md" != filepath.Base(p) {
+			t.Fatalf("the server's %s does not hash to its name", filepath.Base(p))
+		}
+	}
 	if snap := c.Snapshot(); snap[0].Phase != assentsync.PhaseSynced || snap[0].BytesDone != 12000 {
 		t.Fatalf("final snapshot %+v", snap)
 	}

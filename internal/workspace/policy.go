@@ -119,9 +119,12 @@ func NoticesAt(cfg config.Config, settingsPath string) (*consent.NoticeSet, *con
 
 // NoticeFiles returns the exact notice texts a recording's consent record
 // cites, named notice-<sha256>.md (the SHA-256 of the file's bytes is the
-// sha256 in the record), rebuilt from the record's facts and the notice
-// templates and checked byte for byte. A text that cannot be reproduced is
-// left out and README-notices.txt says why.
+// sha256 in the record). The texts stored with the recording (vault
+// notices/, verified against their names on read) are used as they are.
+// A recording made before the texts were stored has none: its texts are
+// rebuilt from the record's facts and the notice templates and checked byte
+// for byte. A text that can be neither found nor reproduced is left out and
+// README-notices.txt says why.
 func NoticeFiles(v interface{ Record(string) ([]byte, error) }, id string) map[string][]byte {
 	out := map[string][]byte{}
 	data, err := v.Record(id)
@@ -132,6 +135,28 @@ func NoticeFiles(v interface{ Record(string) ([]byte, error) }, id string) map[s
 	if err != nil {
 		return out
 	}
+	missing := false
+	if sv, ok := v.(interface {
+		Notices(string) (map[string][]byte, error)
+	}); ok {
+		stored, err := sv.Notices(id)
+		if err != nil {
+			out["README-notices.txt"] = []byte("The notice texts stored with this recording could not be read: " + err.Error() + "\n")
+			return out
+		}
+		for _, t := range rec.Notice.Texts {
+			if b, ok := stored[t.SHA256]; ok {
+				out["notice-"+t.SHA256+".md"] = b
+			} else {
+				missing = true
+			}
+		}
+		if !missing {
+			return out
+		}
+	}
+	// Fallback for recordings made before the texts were stored with them:
+	// rebuild the texts from the record's facts and the templates.
 	cfg, _ := config.Load(config.Path())
 	trees := []fs.FS{}
 	if cfg.NoticeDir != "" {
@@ -144,7 +169,9 @@ func NoticeFiles(v interface{ Record(string) ([]byte, error) }, id string) map[s
 		return out
 	}
 	for _, n := range ns {
-		out["notice-"+n.SHA256+".md"] = []byte(n.Text)
+		if _, ok := out["notice-"+n.SHA256+".md"]; !ok {
+			out["notice-"+n.SHA256+".md"] = []byte(n.Text)
+		}
 	}
 	return out
 }

@@ -124,6 +124,9 @@ func (l Library) Unsynced() ([]assentsync.Recording, error) {
 	out := make([]assentsync.Recording, 0, len(ups))
 	for _, u := range ups {
 		r := assentsync.Recording{ID: u.ID, Record: u.Record, Stopped: u.Stopped}
+		// A text that fails its check is not sent (the record is; the
+		// device's export says what is wrong with the text).
+		r.Notices, _ = l.V.Notices(u.ID)
 		for _, s := range u.Segments {
 			r.Segments = append(r.Segments, assentsync.Segment{Index: s.Index, Path: s.Path, Size: s.Size, SHA256: s.SHA256})
 		}

@@ -133,6 +133,18 @@ type EnrolResponse struct {
 type RegisterRequest struct {
 	ID     string          `json:"id"`
 	Record json.RawMessage `json:"record"`
+	// Notices are the exact notice texts the record cites (its
+	// notice.texts), each with the SHA-256 of its bytes. When present they
+	// must be complete: one text per cited sha256 and nothing else. Older
+	// devices send none.
+	Notices []NoticeText `json:"notices,omitempty"`
+}
+
+// NoticeText is one exact rendered notice text sent with a record.
+type NoticeText struct {
+	SHA256 string `json:"sha256"` // hex SHA-256 of Text's UTF-8 bytes
+	Lang   string `json:"lang"`
+	Text   string `json:"text"`
 }
 
 // SegmentInfo names one segment by index, size and ciphertext SHA-256 (hex).

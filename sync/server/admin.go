@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/sync/api"
 )
 
@@ -82,6 +83,8 @@ part, as stored by the organisation's Assent sync server:
 
   manifest.json                      the recordings, their segments and SHA-256s
   recordings/<id>/record.json        the signed, hash-chained consent record
+  recordings/<id>/notices/<sha256>.md  the exact notice texts the record cites
+                                     (the SHA-256 of each file is its name)
   recordings/<id>/seg-NNNNNN.age     the audio segments, encrypted with age
 
 The audio is encrypted; the server holds no key that opens it. The
@@ -116,8 +119,9 @@ func (s *Server) subjectExport(w http.ResponseWriter, r *http.Request) {
 	}
 	type mrec struct {
 		AdminRecording
-		Record   string `json:"record"`
-		Segments []mseg `json:"segment_files"`
+		Record   string   `json:"record"`
+		Notices  []string `json:"notice_files"`
+		Segments []mseg   `json:"segment_files"`
 	}
 	manifest := struct {
 		Exported   time.Time `json:"exported"`
@@ -142,11 +146,30 @@ func (s *Server) subjectExport(w http.ResponseWriter, r *http.Request) {
 	}
 	ars := s.adminRecs(ctx, recs)
 	for i, rec := range recs {
-		m := mrec{AdminRecording: ars[i], Record: recordKey(rec.ID), Segments: []mseg{}}
+		m := mrec{AdminRecording: ars[i], Record: recordKey(rec.ID), Notices: []string{}, Segments: []mseg{}}
 		if err := copyObj(recordKey(rec.ID)); err != nil {
 			s.log.Error("export: reading a record failed", "err", err.Error())
 			zw.Close()
 			return // the truncated zip fails to open; the admin retries
+		}
+		// The notice texts the record cites (absent for recordings synced
+		// by devices older than the stored texts).
+		if data, err := s.storedRecord(ctx, rec.ID); err == nil && data != nil {
+			if cr, err := consent.Parse(data); err == nil {
+				for _, t := range cr.Notice.Texts {
+					key := noticeKey(rec.ID, t.SHA256)
+					err := copyObj(key)
+					if errors.Is(err, ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						s.log.Error("export: reading a notice text failed", "err", err.Error())
+						zw.Close()
+						return
+					}
+					m.Notices = append(m.Notices, key)
+				}
+			}
 		}
 		segs, _ := s.cfg.Store.Segments(ctx, rec.ID)
 		for _, sg := range segs {

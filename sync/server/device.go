@@ -44,6 +44,7 @@ func validUploadID(id string) bool {
 
 func segKey(rec string, idx int) string { return fmt.Sprintf("recordings/%s/seg-%06d.age", rec, idx) }
 func recordKey(rec string) string       { return "recordings/" + rec + "/record.json" }
+func noticeKey(rec, sum string) string  { return "recordings/" + rec + "/notices/" + sum + ".md" }
 
 // ---- enrolment ------------------------------------------------------------------
 
@@ -127,6 +128,9 @@ func (s *Server) escrow(w http.ResponseWriter, r *http.Request, d Device) {
 // ---- registration and finalisation ----------------------------------------------
 
 type RegisterRequest = api.RegisterRequest
+
+// NoticeText is one notice text sent with a record.
+type NoticeText = api.NoticeText
 
 type SegmentInfo = api.SegmentInfo
 
@@ -221,6 +225,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 	if !ok {
 		return
 	}
+	if !checkNotices(w, req.Record, req.Notices) {
+		return
+	}
 	ctx := r.Context()
 	if s.policyProblem(w, s.checkPolicy(ctx, req.Record)) {
 		return
@@ -233,6 +240,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		problem(w, http.StatusConflict, "id-taken", "Recording id taken", "Another device registered a recording with this id; recording ids must be unique.")
 		return
 	case err == nil:
+		if !s.storeNotices(w, ctx, req.ID, req.Notices) {
+			return
+		}
 		if !s.acceptVersion(w, ctx, existing, req.Record, v) {
 			return
 		}
@@ -262,12 +272,72 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 		s.internal(w, "saving the recording", err)
 		return
 	}
+	// The texts before the record that cites them.
+	if !s.storeNotices(w, ctx, req.ID, req.Notices) {
+		return
+	}
 	if _, err := s.cfg.Objects.Put(ctx, recordKey(req.ID), bytes.NewReader(req.Record)); err != nil {
 		// The row without a record is completed by the next registration.
 		s.internal(w, "storing the consent record", err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, s.statusOf(ctx, rec))
+}
+
+// checkNotices checks the notice texts sent with a record: each text's
+// SHA-256 is its sha256, and the set of sha256 is exactly the record's
+// notice.texts (no text the record does not cite, none it cites missing).
+// None at all is accepted (devices older than the stored texts). On failure
+// it wrote a 422 problem.
+func checkNotices(w http.ResponseWriter, record []byte, notices []NoticeText) bool {
+	if len(notices) == 0 {
+		return true
+	}
+	rec, err := consent.Parse(record)
+	if err != nil {
+		problem(w, http.StatusUnprocessableEntity, "notice-mismatch", "Notice texts do not match the record", "The consent record cannot be read: "+err.Error())
+		return false
+	}
+	cited := map[string]string{}
+	for _, t := range rec.Notice.Texts {
+		cited[t.SHA256] = t.Lang
+	}
+	seen := map[string]bool{}
+	for i, n := range notices {
+		sum := sha256.Sum256([]byte(n.Text))
+		if got := hex.EncodeToString(sum[:]); got != n.SHA256 {
+			problem(w, http.StatusUnprocessableEntity, "notice-mismatch", "Notice texts do not match the record",
+				fmt.Sprintf("notices[%d] (%s): the SHA-256 of the text is %s, not the sha256 %q sent with it. Send the exact bytes of the text.", i, n.Lang, got, n.SHA256))
+			return false
+		}
+		if _, ok := cited[n.SHA256]; !ok {
+			problem(w, http.StatusUnprocessableEntity, "notice-mismatch", "Notice texts do not match the record",
+				fmt.Sprintf("notices[%d] (%s, sha256 %s) is not a notice text the consent record cites (notice.texts).", i, n.Lang, n.SHA256))
+			return false
+		}
+		seen[n.SHA256] = true
+	}
+	for sum, lang := range cited {
+		if !seen[sum] {
+			problem(w, http.StatusUnprocessableEntity, "notice-mismatch", "Notice texts do not match the record",
+				fmt.Sprintf("The consent record cites the %s notice text (sha256 %s) but it was not sent; send every text the record cites.", lang, sum))
+			return false
+		}
+	}
+	return true
+}
+
+// storeNotices stores checked notice texts next to the record
+// (recordings/<id>/notices/<sha256>.md; content-addressed, so storing one
+// again is harmless). On failure it wrote the problem.
+func (s *Server) storeNotices(w http.ResponseWriter, ctx context.Context, id string, notices []NoticeText) bool {
+	for _, n := range notices {
+		if _, err := s.cfg.Objects.Put(ctx, noticeKey(id, n.SHA256), strings.NewReader(n.Text)); err != nil {
+			s.internal(w, "storing a notice text", err)
+			return false
+		}
+	}
+	return true
 }
 
 // acceptVersion stores a new version of the consent record of an existing
