@@ -417,3 +417,22 @@ func (c *Call) Holding() bool {
 	defer c.op.Unlock()
 	return c.joinHold
 }
+
+// StartAgreed asks for the recording once everyone present has agreed (the
+// app's "Start recording", pressed after the last answer). Before then it
+// refuses and names who is still to answer; nothing changes.
+func (c *Call) StartAgreed() (consent.State, error) {
+	st := c.State()
+	var waiting []string
+	for _, p := range st.Participants {
+		for _, id := range st.Waiting {
+			if p.ID == id {
+				waiting = append(waiting, p.Principal.Name)
+			}
+		}
+	}
+	if len(waiting) > 0 {
+		return st, fmt.Errorf("not everyone has agreed yet: waiting for %s", strings.Join(waiting, ", "))
+	}
+	return c.RequestRecording()
+}

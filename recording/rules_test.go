@@ -2,6 +2,7 @@ package recording
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,5 +209,22 @@ func TestBeginRollsBackOnFailure(t *testing.T) {
 	discarded = 0
 	if _, _, err := Begin(cfg, []consent.Principal{{Name: "Ana", Lang: "en"}, {Name: "Bob", Lang: "xx"}}); err == nil || discarded != 1 {
 		t.Fatalf("Begin with a participant whose language has no notice: %v, discarded %d", err, discarded)
+	}
+}
+
+// TestNoConsentNoAudio_StartAgreedWaitsForEveryone: the app's "Start
+// recording" is refused, naming who is still to answer, until everyone
+// present agreed; then the gate opens.
+func TestNoConsentNoAudio_StartAgreedWaitsForEveryone(t *testing.T) {
+	c, _ := newCall(t, &memStore{})
+	ana, _, _ := c.AddParticipant(consent.Principal{Name: "Ana", Lang: "en"})
+	bob, _, _ := c.AddParticipant(consent.Principal{Name: "Bob de Vries", Lang: "nl"})
+	must(t)(c.Decide(ana, Decision{Agree: true, AgeConfirmed: true}))
+	if s, err := c.StartAgreed(); err == nil || !strings.Contains(err.Error(), "Bob de Vries") || s.GateOpen {
+		t.Fatalf("start before Bob agreed: %v (gate open %v)", err, s.GateOpen)
+	}
+	must(t)(c.Decide(bob, Decision{Agree: true, AgeConfirmed: true}))
+	if s, err := c.StartAgreed(); err != nil || !s.GateOpen {
+		t.Fatalf("start after everyone agreed: %v (gate open %v)", err, s.GateOpen)
 	}
 }

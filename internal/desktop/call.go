@@ -204,19 +204,7 @@ func (c *call) Decide(id string, d app.Decision) error {
 
 // Start implements app.Call.
 func (c *call) Start() error {
-	st := c.rc.State()
-	var waiting []string
-	for _, p := range st.Participants {
-		for _, id := range st.Waiting {
-			if p.ID == id {
-				waiting = append(waiting, p.Principal.Name)
-			}
-		}
-	}
-	if len(waiting) > 0 {
-		return fmt.Errorf("not everyone has agreed yet: waiting for %s", strings.Join(waiting, ", "))
-	}
-	if _, err := c.rc.RequestRecording(); err != nil {
+	if _, err := c.rc.StartAgreed(); err != nil { // recording/rules.go: only once everyone agreed
 		return err
 	}
 	c.mu.Lock()
