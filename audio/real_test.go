@@ -178,7 +178,10 @@ func stereoAttempt(t *testing.T, wavA, wavB string, a, b []float32) (ra, rb, xa 
 	go func() { defer wg.Done(); paplay(t, "callsink", wavA) }()
 	go func() { defer wg.Done(); paplay(t, "othersink", wavB) }()
 	wg.Wait()
-	time.Sleep(500 * time.Millisecond)
+	// paplay returns once the server has the samples, not once a null sink
+	// rendered them (a sink with no low-latency reader renders in blocks of
+	// up to 2 s): keep capturing until they drained.
+	time.Sleep(2 * time.Second)
 	p.Stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
