@@ -223,6 +223,7 @@ func TestNothingLostOnCrash_EveryCrashPointConverges(t *testing.T) {
 		kept  bool
 	}{
 		{crashpoint.CreateDir, false}, {crashpoint.CreateMeta, false}, {crashpoint.CreateIndex, false},
+		{crashpoint.NoticeStore + ":1", false},
 		{crashpoint.RecordSave + ":1", false}, {crashpoint.RecordSave + ":2", false}, {crashpoint.RecordSave + ":6", false},
 		{crashpoint.RecordSave + ":7", true}, {crashpoint.RecordSave + ":8", true}, {crashpoint.RecordSave + ":9", true},
 		{crashpoint.SegmentWrite + ":1", false}, {crashpoint.SegmentWrite + ":3", false},

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/assent-app/assent/internal/crashpoint"
 )
 
 // noticesDir is the directory inside a recording's directory that holds the
@@ -46,6 +48,7 @@ func (w *SegmentWriter) StoreNotices(texts [][]byte) error {
 		if err := writeAtomic(filepath.Join(dir, hex.EncodeToString(sum[:])+noticeSuffix), ct, 0o600); err != nil {
 			return fmt.Errorf("vault: cannot store a notice text: %w", err)
 		}
+		crashpoint.Hit(crashpoint.NoticeStore)
 	}
 	return nil
 }

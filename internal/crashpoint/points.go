@@ -9,6 +9,10 @@ const (
 	CreateMeta  = "vault.create.meta"  // its first metadata (no participants' names) is written
 	CreateIndex = "vault.create.index" // the index lists it as in progress
 
+	// Each notice text of the call stored (encrypted, atomic) before the
+	// first consent record that cites it.
+	NoticeStore = "vault.notice.store"
+
 	// Each save of the consent record (every consent event, every seal).
 	RecordSave = "vault.record.save"
 
@@ -46,7 +50,7 @@ const (
 // All lists every crash point, in the order of the steps above.
 var All = []string{
 	CreateDir, CreateMeta, CreateIndex,
-	RecordSave,
+	NoticeStore, RecordSave,
 	SegmentWrite, SegmentFsync, SegmentRename, SegmentDirSync,
 	MetaWrite, IndexWrite,
 	RecoverParts, RecoverRecord, RecoverMeta, RecoverUnlock, RecoverRemove,
