@@ -141,6 +141,7 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 	paMu.Lock()
 	defer paMu.Unlock()
 	if err := paInit(); err != nil {
+		closeExt(callExt)
 		return nil, err
 	}
 	s := &paSource{}
