@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package audio
 
@@ -7,10 +7,10 @@ import (
 	"os/exec"
 )
 
-// Planned (docs/platforms.md): macOS through Core Audio process taps,
-// Windows through WASAPI loopback (PortAudio's WASAPI host API). Until then
-// a recording that asks for the call's audio is refused in plain words
-// instead of silently recording one side.
+// Planned (docs/platforms.md): macOS through Core Audio process taps
+// (Windows: callaudio_windows.go). Until then a recording that asks for the
+// call's audio is refused in plain words instead of silently recording one
+// side.
 
 // CallAudioSupported reports whether this build can record what the
 // computer plays.

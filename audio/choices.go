@@ -67,6 +67,9 @@ func CallChoices(ctx context.Context) ([]Choice, error) {
 	if !CallAudioSupported {
 		return []Choice{none}, ErrCallAudioUnsupported
 	}
+	if callOutputByLoopback { // Windows
+		return loopbackCallChoices(none)
+	}
 	si, err1 := PulseInfo(ctx)
 	sinks, err2 := PulseSinks(ctx)
 	if err := errors.Join(err1, err2); err != nil {

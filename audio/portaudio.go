@@ -119,7 +119,15 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		} // else PortAudio's default input, not followed
 	}
 	callName, callFollow := cfg.CallInput, followNone
-	if cfg.CallInput == CallOutput {
+	var callExt extInput
+	if cfg.CallInput == CallOutput && callOutputByLoopback {
+		// Windows: WASAPI loopback of the default output (input.go).
+		ext, err := openCallOutput()
+		if err != nil {
+			return nil, err
+		}
+		callExt, callName = ext, ""
+	} else if cfg.CallInput == CallOutput {
 		src, err := resolveFollowed(ctx, followOutput)
 		if err != nil {
 			if errors.Is(err, ErrCallAudioUnsupported) {
@@ -133,11 +141,13 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 	paMu.Lock()
 	defer paMu.Unlock()
 	if err := paInit(); err != nil {
+		closeExt(callExt)
 		return nil, err
 	}
 	s := &paSource{}
 	mic, err := openInput(micName, "microphone")
 	if err != nil {
+		closeExt(callExt)
 		paTerminate()
 		return nil, err
 	}
@@ -152,6 +162,9 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		}
 		call.follow = callFollow
 		s.in = append(s.in, call)
+	}
+	if callExt != nil {
+		s.in = append(s.in, extPaInput(callExt, "call audio"))
 	}
 	s.cur = s.sources()
 	return s, nil
@@ -169,6 +182,7 @@ const coalesce = 100 * time.Millisecond
 
 type paInput struct {
 	stream *portaudio.Stream
+	ext    extInput // instead of stream: an input PortAudio does not provide (input.go)
 	buf    []float32
 	name   string
 	source string     // the pulse source captured ("" when not opened by pulse name)
@@ -288,7 +302,7 @@ func (s *paSource) Channels() int { return len(s.in) }
 
 func (s *paSource) Start() error {
 	for _, in := range s.in {
-		if err := in.stream.Start(); err != nil {
+		if err := in.start(); err != nil {
 			return fmt.Errorf("audio: cannot start capturing the %s: %v", in.name, err)
 		}
 	}
@@ -389,7 +403,7 @@ func (s *paSource) Read(buf []float32) error {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
 	for c, in := range s.in {
-		if err := in.stream.Read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
+		if err := in.read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
 			return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
 		}
 		if ch == 1 {
@@ -432,9 +446,9 @@ func (s *paSource) Close() error {
 	var first error
 	for _, in := range s.in {
 		if s.started {
-			_ = in.stream.Abort()
+			in.abort()
 		}
-		if err := in.stream.Close(); err != nil && first == nil {
+		if err := in.close(); err != nil && first == nil {
 			first = fmt.Errorf("audio: closing the %s: %v", in.name, err)
 		}
 	}

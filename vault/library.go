@@ -508,7 +508,7 @@ func (v *Vault) remove(id string, tombstone bool) error {
 		return fmt.Errorf("vault: recording %s was removed but the index could not be rewritten (it is repaired at the next start): %w", id, err)
 	}
 	crashpoint.Hit(crashpoint.DeleteIndex)
-	if err := os.RemoveAll(gone); err != nil {
+	if err := removeAll(gone); err != nil {
 		return fmt.Errorf("vault: recording %s is unlisted but some of its files remain in %s (they are removed at the next start): %w", id, gone, err)
 	}
 	crashpoint.Hit(crashpoint.DeleteRemoved)

@@ -18,6 +18,12 @@ func rename(oldpath, newpath string) error { return platform.Rename(oldpath, new
 // (platform.SyncDir).
 func syncDir(dir string) error { return platform.SyncDir(dir) }
 
+// removeAll removes a directory tree (platform.RemoveAll: os.RemoveAll, and
+// on Windows file by file where that fails, as under Wine). Every removal of
+// a recording's directory goes through it
+// (TestDeleteMeansDelete_VaultRemovesThroughPlatform).
+func removeAll(path string) error { return platform.RemoveAll(path) }
+
 // tryLock takes an exclusive lock on path (created if needed) without
 // waiting; held reports that another process holds it. The system drops
 // the lock when its holder dies, so a held lock means a live writer

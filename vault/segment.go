@@ -99,7 +99,7 @@ func (v *Vault) Create(r NewRecording) (*SegmentWriter, error) {
 		return nil, fmt.Errorf("vault: cannot create the recording directory: %w", diskErr("create recording", err))
 	}
 	fail := func(err error) (*SegmentWriter, error) {
-		os.RemoveAll(dir)
+		removeAll(dir)
 		return nil, fmt.Errorf("vault: cannot start the recording: %w", err)
 	}
 	// Held while this process writes: another process's Open must not

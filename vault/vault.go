@@ -219,7 +219,7 @@ func (v *Vault) load(rep *OpenReport, recover recoverFunc) error {
 		}
 		if strings.HasSuffix(name, deletingSuffix) {
 			// A delete was interrupted: finish it.
-			if err := os.RemoveAll(filepath.Join(recs, name)); err != nil {
+			if err := removeAll(filepath.Join(recs, name)); err != nil {
 				return fmt.Errorf("vault: cannot finish deleting %s: %w", name, err)
 			}
 			continue
@@ -275,7 +275,7 @@ func (v *Vault) finishDelete(id string) (done bool, err error) {
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return false, err
 	}
-	if err := os.RemoveAll(gone); err != nil {
+	if err := removeAll(gone); err != nil {
 		return false, fmt.Errorf("vault: cannot finish deleting %s: %w", id, err)
 	}
 	delete(v.index, id)
@@ -298,7 +298,7 @@ func (v *Vault) reconcile(id string, rep *OpenReport, recover recoverFunc) (gone
 			unlock()
 		}
 		if segs, _ := filepath.Glob(filepath.Join(dir, "seg-*.age")); len(segs) == 0 {
-			return true, os.RemoveAll(dir)
+			return true, removeAll(dir)
 		}
 	}
 	if err != nil {
@@ -465,7 +465,7 @@ func (v *Vault) removeRecovered(m *meta) error {
 		return err
 	}
 	crashpoint.Hit(crashpoint.RecoverRemove)
-	os.RemoveAll(gone)
+	removeAll(gone)
 	return nil
 }
 

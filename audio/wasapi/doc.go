@@ -7,16 +7,27 @@
 // Close) without importing package audio, so this package needs no cgo and
 // builds everywhere; off Windows [Open] returns [ErrUnsupported].
 //
-// Windows delivers no loopback packets while nothing plays, so Read does not
-// wait for a full buffer forever: after two buffer periods it pads with
-// silence. That keeps the call channel in step with the microphone, which is
-// the clock of a recording.
+// Windows delivers no loopback packets while nothing plays, and none while
+// the device is being reopened, so the capture goroutine pads with silence
+// up to the wall clock (less padAfter, 60 ms): the call channel holds one
+// sample per sample time and keeps step with the microphone, the clock of
+// a recording. Start makes "now" the first sample; the first Read keeps
+// only the newest buffer, since the microphone's first buffer can come a
+// second or two after Start.
 //
-// Status: Open, Read and the format handling are written and compile for
-// Windows; under Wine 8 (make windows-smoke) loopback is refused
-// (AUDCLNT_E_WRONG_ENDPOINT_TYPE), so only that path is exercised by CI.
-// Wiring it into audio.OpenCapture as the default call input on Windows is
-// left to the call-audio work.
+// The default output is followed: it is asked again every pollEvery
+// (500 ms), and when another device became the default (a headset plugged
+// in), or the captured one failed (unplugged), loopback is reopened on the
+// current default. If a new default cannot be opened, the old capture goes
+// on; if none can, the call channel is silence until one can.
+//
+// Status: Open, the following and the format handling run on Windows; the
+// following and padding are tested with fake endpoints on every system
+// (follow_test.go). Under Wine 8 (make windows-smoke) loopback is refused
+// (IAudioClient::GetService(IAudioCaptureClient) answers
+// AUDCLNT_E_WRONG_ENDPOINT_TYPE with either of Wine's sound drivers), so CI
+// exercises the COM path up to that refusal and the plain error; a real
+// Windows machine is needed to hear it capture.
 //
 // The package never logs and never stores audio; it only hands samples to
 // its caller.

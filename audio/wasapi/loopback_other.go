@@ -2,13 +2,12 @@
 
 package wasapi
 
-// Loopback is the WASAPI loopback capture; off Windows it cannot be opened.
-type Loopback struct{}
+import "time"
 
 // Open returns ErrUnsupported off Windows.
-func Open() (*Loopback, error) { return nil, ErrUnsupported }
+func Open() (*Loopback, error) {
+	return runLoopback(func() (endpoints, func(), error) { return nil, nil, ErrUnsupported }, time.Now)
+}
 
-func (*Loopback) Channels() int            { return 1 }
-func (*Loopback) Start() error             { return ErrUnsupported }
-func (*Loopback) Read(buf []float32) error { return ErrUnsupported }
-func (*Loopback) Close() error             { return nil }
+// DefaultOutputName is "" off Windows.
+func DefaultOutputName() string { return "" }

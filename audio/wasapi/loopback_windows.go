@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -44,7 +43,13 @@ const (
 	rpcEChangedMode             = 0x80010106
 	vtblRelease                 = 2
 	enumGetDefaultAudioEndpoint = 4
+	enumGetDevice               = 5
 	devActivate                 = 3
+	devOpenPropertyStore        = 4
+	devGetID                    = 5
+	psGetValue                  = 5
+	stgmRead                    = 0
+	vtLPWSTR                    = 31
 	acInitialize                = 3
 	acGetMixFormat              = 8
 	acStart                     = 10
@@ -58,6 +63,7 @@ const (
 var (
 	ole32                = windows.NewLazySystemDLL("ole32.dll")
 	procCoCreateInstance = ole32.NewProc("CoCreateInstance")
+	procPropVariantClear = ole32.NewProc("PropVariantClear")
 )
 
 // waveFormat is WAVEFORMATEXTENSIBLE (its first 18 bytes are WAVEFORMATEX).
@@ -110,122 +116,200 @@ func hrError(what string, hr uint32) error {
 	return fmt.Errorf("wasapi: %s: %s", what, why)
 }
 
-// Loopback captures the default output device. It has the method set of
-// audio.Source (mono). Safe for one reader; Close may be called from any
-// goroutine.
-type Loopback struct {
-	q        *queue
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
-	format   sampleFormat
-	channels int
-}
-
 // Open starts capturing what Windows plays on the default output device
 // (the default "console" render endpoint), converted by Windows to 48 kHz
-// where it can, else the device must already run at 48 kHz.
+// where it can, else the device must already run at 48 kHz. The capture
+// follows the default output to another device (a headset plugged in)
+// within pollEvery. The error says in plain words why the output cannot be
+// captured (no loopback on this system, no output device, …).
 func Open() (*Loopback, error) {
-	l := &Loopback{q: newQueue(), stop: make(chan struct{}), done: make(chan struct{})}
-	ready := make(chan error, 1)
-	go l.run(ready)
-	if err := <-ready; err != nil {
-		<-l.done
-		return nil, err
-	}
-	return l, nil
+	return runLoopback(comSetup, time.Now)
 }
 
-// run owns every COM object on one locked OS thread: set up, then poll
-// for packets every 10 ms until Close.
-func (l *Loopback) run(ready chan<- error) {
+// comSetup locks the capture goroutine to its OS thread, joins COM there
+// and opens the device enumerator; every COM object lives on that thread.
+func comSetup() (endpoints, func(), error) {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer close(l.done)
+	uninit := func() {}
 	switch hr := uint32(windowsCoInit()); {
 	case !failed(hr):
-		defer windows.CoUninitialize()
+		uninit = windows.CoUninitialize
 	case hr != rpcEChangedMode: // a single-threaded apartment works as well
-		ready <- hrError("starting COM", hr)
-		return
+		runtime.UnlockOSThread()
+		return nil, nil, hrError("starting COM", hr)
 	}
+	en, err := newEnumerator()
+	if err != nil {
+		uninit()
+		runtime.UnlockOSThread()
+		return nil, nil, err
+	}
+	return &comEndpoints{en: en}, func() {
+		en.release()
+		uninit()
+		runtime.UnlockOSThread()
+	}, nil
+}
 
+func newEnumerator() (*comObject, error) {
 	var en *comObject
 	r, _, _ := procCoCreateInstance.Call(uintptr(unsafe.Pointer(&clsidMMDeviceEnumerator)), 0, clsctxAll,
 		uintptr(unsafe.Pointer(&iidIMMDeviceEnumerator)), uintptr(unsafe.Pointer(&en)))
 	if failed(uint32(r)) {
-		ready <- hrError("opening the list of sound devices", uint32(r))
-		return
+		return nil, hrError("opening the list of sound devices", uint32(r))
 	}
-	defer en.release()
-	var dev *comObject
-	if hr := en.call(enumGetDefaultAudioEndpoint, eRender, eConsole, uintptr(unsafe.Pointer(&dev))); failed(hr) {
-		ready <- hrError("finding the default output device", hr)
-		return
+	return en, nil
+}
+
+// comEndpoints is the Core Audio side of endpoints.
+type comEndpoints struct{ en *comObject }
+
+func (c *comEndpoints) DefaultID() (string, error) {
+	dev, err := defaultOutput(c.en)
+	if err != nil {
+		return "", err
 	}
 	defer dev.release()
-
-	ac, err := l.initialize(dev)
-	if err != nil {
-		ready <- err
-		return
+	var p *uint16
+	if hr := dev.call(devGetID, uintptr(unsafe.Pointer(&p))); failed(hr) || p == nil {
+		return "", hrError("naming the default output device", hr)
 	}
-	defer ac.release()
+	defer windows.CoTaskMemFree(unsafe.Pointer(p))
+	return windows.UTF16PtrToString(p), nil
+}
+
+func defaultOutput(en *comObject) (*comObject, error) {
+	var dev *comObject
+	if hr := en.call(enumGetDefaultAudioEndpoint, eRender, eConsole, uintptr(unsafe.Pointer(&dev))); failed(hr) {
+		return nil, hrError("finding the default output device", hr)
+	}
+	return dev, nil
+}
+
+func (c *comEndpoints) Open(id string) (capture, error) {
+	wid, err := windows.UTF16PtrFromString(id)
+	if err != nil {
+		return nil, err
+	}
+	var dev *comObject
+	if hr := c.en.call(enumGetDevice, uintptr(unsafe.Pointer(wid)), uintptr(unsafe.Pointer(&dev))); failed(hr) {
+		return nil, hrError("opening the default output device", hr)
+	}
+	defer dev.release()
+	k := &comCapture{}
+	ac, err := k.initialize(dev)
+	if err != nil {
+		return nil, err
+	}
 	var cc *comObject
 	if hr := ac.call(acGetService, uintptr(unsafe.Pointer(&iidIAudioCaptureClient)), uintptr(unsafe.Pointer(&cc))); failed(hr) {
-		ready <- hrError("capturing the default output", hr)
-		return
+		ac.release()
+		return nil, hrError("capturing the default output", hr)
 	}
-	defer cc.release()
 	if hr := ac.call(acStart); failed(hr) {
-		ready <- hrError("starting the capture of the default output", hr)
-		return
+		cc.release()
+		ac.release()
+		return nil, hrError("starting the capture of the default output", hr)
 	}
-	defer ac.call(acStop)
-	ready <- nil
+	k.ac, k.cc = ac, cc
+	return k, nil
+}
 
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	var mono []float32
+// comCapture is the loopback capture of one output device.
+type comCapture struct {
+	ac, cc   *comObject
+	format   sampleFormat
+	channels int
+}
+
+func (k *comCapture) Drain(mono []float32) ([]float32, error) {
 	for {
-		select {
-		case <-l.stop:
-			return
-		case <-tick.C:
+		var n uint32
+		if hr := k.cc.call(ccGetNextPacketSize, uintptr(unsafe.Pointer(&n))); failed(hr) {
+			return mono, hrError("capturing the default output", hr)
 		}
-		for {
-			var n uint32
-			if hr := cc.call(ccGetNextPacketSize, uintptr(unsafe.Pointer(&n))); failed(hr) {
-				l.q.fail(hrError("capturing the default output", hr))
-				return
-			}
-			if n == 0 {
-				break
-			}
-			var data *byte
-			var frames, flags uint32
-			if hr := cc.call(ccGetBuffer, uintptr(unsafe.Pointer(&data)), uintptr(unsafe.Pointer(&frames)),
-				uintptr(unsafe.Pointer(&flags)), 0, 0); failed(hr) {
-				l.q.fail(hrError("capturing the default output", hr))
-				return
-			}
-			mono = mono[:0]
-			if flags&bufferflagsSilent != 0 || data == nil {
-				mono = append(mono, make([]float32, frames)...)
-			} else {
-				b := unsafe.Slice(data, int(frames)*l.channels*l.format.bytes())
-				mono = downmix(mono, b, l.channels, l.format)
-			}
-			cc.call(ccReleaseBuffer, uintptr(frames))
-			l.q.push(mono)
+		if n == 0 {
+			return mono, nil
 		}
+		var data *byte
+		var frames, flags uint32
+		if hr := k.cc.call(ccGetBuffer, uintptr(unsafe.Pointer(&data)), uintptr(unsafe.Pointer(&frames)),
+			uintptr(unsafe.Pointer(&flags)), 0, 0); failed(hr) {
+			return mono, hrError("capturing the default output", hr)
+		}
+		if flags&bufferflagsSilent != 0 || data == nil {
+			mono = append(mono, make([]float32, frames)...)
+		} else {
+			b := unsafe.Slice(data, int(frames)*k.channels*k.format.bytes())
+			mono = downmix(mono, b, k.channels, k.format)
+		}
+		k.cc.call(ccReleaseBuffer, uintptr(frames))
 	}
 }
+
+func (k *comCapture) Close() {
+	k.ac.call(acStop)
+	k.cc.release()
+	k.ac.release()
+}
+
+// DefaultOutputName is the friendly name of the default output device
+// ("Speakers (Realtek High Definition Audio)"), for the settings' "What this
+// computer plays (…)". It is "" where it cannot be had.
+func DefaultOutputName() string {
+	name := make(chan string, 1)
+	go func() {
+		ep, cleanup, err := comSetup()
+		if err != nil {
+			name <- ""
+			return
+		}
+		defer cleanup()
+		name <- friendlyName(ep.(*comEndpoints).en)
+	}()
+	return <-name
+}
+
+func friendlyName(en *comObject) string {
+	dev, err := defaultOutput(en)
+	if err != nil {
+		return ""
+	}
+	defer dev.release()
+	var store *comObject
+	if hr := dev.call(devOpenPropertyStore, stgmRead, uintptr(unsafe.Pointer(&store))); failed(hr) || store == nil {
+		return ""
+	}
+	defer store.release()
+	var v propVariant
+	if hr := store.call(psGetValue, uintptr(unsafe.Pointer(&pkeyDeviceFriendlyName)), uintptr(unsafe.Pointer(&v))); failed(hr) {
+		return ""
+	}
+	defer procPropVariantClear.Call(uintptr(unsafe.Pointer(&v)))
+	if v.vt != vtLPWSTR || v.val == nil {
+		return ""
+	}
+	return windows.UTF16PtrToString(v.val)
+}
+
+// propVariant is PROPVARIANT (24 bytes on x86-64); only VT_LPWSTR is read.
+type propVariant struct {
+	vt      uint16
+	_, _, _ uint16
+	val     *uint16 // pwszVal (memory of COM, freed by PropVariantClear)
+	_       uintptr
+}
+
+// pkeyDeviceFriendlyName is PKEY_Device_FriendlyName (functiondiscoverykeys_devpkey.h).
+var pkeyDeviceFriendlyName = struct {
+	fmtid windows.GUID
+	pid   uint32
+}{windows.GUID{Data1: 0xa45c254e, Data2: 0xdf1c, Data3: 0x4efd, Data4: [8]byte{0x80, 0x20, 0x67, 0xd1, 0x46, 0xa8, 0x50, 0xe0}}, 14}
 
 // initialize asks for 48 kHz mono float with Windows converting (Windows 10
 // and later); if refused, it takes the device's own mix format, which must
 // run at 48 kHz.
-func (l *Loopback) initialize(dev *comObject) (*comObject, error) {
+func (l *comCapture) initialize(dev *comObject) (*comObject, error) {
 	activate := func() (*comObject, error) {
 		var ac *comObject
 		if hr := dev.call(devActivate, uintptr(unsafe.Pointer(&iidIAudioClient)), clsctxAll, 0, uintptr(unsafe.Pointer(&ac))); failed(hr) {
@@ -303,28 +387,4 @@ func windowsCoInit() int32 {
 		return -1
 	}
 	return 0
-}
-
-// Channels is 1: the call, mixed to mono.
-func (l *Loopback) Channels() int { return 1 }
-
-// Start is a no-op: capture runs from Open, so that the first buffers are
-// there when the microphone's arrive.
-func (l *Loopback) Start() error { return nil }
-
-// Read fills buf (FrameSize samples) with what the output played, padded
-// with silence when nothing played for two buffer periods.
-func (l *Loopback) Read(buf []float32) error {
-	if len(buf) != FrameSize {
-		return fmt.Errorf("wasapi: read buffer of %d samples, want %d", len(buf), FrameSize)
-	}
-	return l.q.read(buf, 2*FrameSize*time.Second/SampleRate)
-}
-
-// Close stops capture and releases the device.
-func (l *Loopback) Close() error {
-	l.once.Do(func() { close(l.stop) })
-	<-l.done
-	l.q.fail(errClosed)
-	return nil
 }

@@ -49,6 +49,22 @@ func (q *queue) fail(err error) {
 	}
 }
 
+// reset drops what is queued (not an error).
+func (q *queue) reset() {
+	q.mu.Lock()
+	q.buf = q.buf[:0]
+	q.mu.Unlock()
+}
+
+// keepNewest drops all but the newest n queued samples.
+func (q *queue) keepNewest(n int) {
+	q.mu.Lock()
+	if over := len(q.buf) - n; over > 0 {
+		q.buf = append(q.buf[:0], q.buf[over:]...)
+	}
+	q.mu.Unlock()
+}
+
 // read fills out with queued samples, waiting up to wait for enough; what
 // is still missing then is silence (nothing was playing).
 func (q *queue) read(out []float32, wait time.Duration) error {

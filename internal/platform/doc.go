@@ -14,13 +14,16 @@
 //     through instead, see durable_windows.go). A file's own data is made
 //     durable with (*os.File).Sync everywhere: fsync on Unix,
 //     FlushFileBuffers on Windows.
+//   - Removal: [RemoveAll] removes a directory tree; on Windows it finishes
+//     file by file where os.RemoveAll fails (Wine 8: "Invalid function").
 //   - Full disk: [IsDiskFull] knows each system's errors for it.
 //   - Locks: [TryLock] takes an exclusive lock that other processes see and
 //     that the system drops when its holder dies (flock on Unix, LockFileEx
 //     on Windows).
 //
 // Call audio differs per system too (monitor source on Linux, WASAPI
-// loopback on Windows: package audio/wasapi; docs/platforms.md).
+// loopback on Windows: audio/callaudio_windows.go and package audio/wasapi;
+// docs/platforms.md).
 //
 // Notifications need nothing here: Fyne's SendNotification uses each
 // system's own (D-Bus on Linux, toast on Windows, UserNotifications on

@@ -30,12 +30,17 @@ trap 'rm -f "$syso"' EXIT
 (cd "$res" && x86_64-w64-mingw32-windres -O coff -i assent.rc -o "$syso")
 
 step "go build $out (assent $version)"
+# Go's build cache keys a cgo package on the pkg-config command, not on what
+# it printed: a package compiled in another checkout keeps that checkout's
+# -L path in its link flags (a fresh clone in another folder then fails to
+# find -lportaudio). The linker is always run, so the prefix is also given
+# to it directly.
 start=$(date +%s)
 mkdir -p "$(dirname "$out")"
 CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
   CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++ \
   ASSENT_WIN_PREFIX="$WINBUILD/prefix" PKG_CONFIG="$root/scripts/windows/pkg-config" \
-  $GO build -ldflags "-s -w -X github.com/assent-app/assent/cli.Version=$version" -o "$out" .
+  $GO build -ldflags "-s -w -X github.com/assent-app/assent/cli.Version=$version -extldflags '-L$WINBUILD/prefix/lib'" -o "$out" .
 rm -f "$syso"
 echo "windows: built $out in $(( $(date +%s) - start )) s, $(( $(stat -c %s "$out") / 1024 / 1024 )) MB"
 

@@ -2,8 +2,11 @@
 # smoke.sh — run the cross-built bin/assent.exe under Wine (private prefix,
 # null ALSA sound device, scripts/windows/wine.sh) and check what a rep does
 # first: version, devices (PortAudio must list WASAPI inputs), list, key
-# export, a short recording with typed consent that leaves sealed, encrypted
-# segments, and list showing it. Then the platform tests (paths, durable
+# export, a recording with the default settings (both sides: WASAPI loopback
+# of the default output as the call audio — which Wine 8 refuses, so the
+# refusal must be said plainly and nothing recorded), a short recording of
+# the microphone alone with typed consent that leaves sealed, encrypted
+# segments, list showing it, delete, and list and the vault without it. Then the platform tests (paths, durable
 # rename, locks across processes) and the Credential Manager size test run
 # as Windows programs under the same Wine.
 # Output and logs: artifacts/windows/ (the exported key is never shown and
@@ -66,7 +69,7 @@ grep -q "^AGE-SECRET-KEY-1" "$key" || die "key export wrote no age identity"
 echo "an age identity ($(grep -c '^AGE-SECRET-KEY-1' "$key") key), not shown; deleted after the decryption check"
 grep -rqs "AGE-SECRET-KEY" "$vault" && die "the secret key is in the vault directory: it must only be in Credential Manager"
 
-step "assent record (typed consent, 6 s, through the WASAPI input)"
+step "assent record with the default settings (both sides: loopback of the default output)"
 # ALSA's null device has no clock, so under Wine capture runs faster than
 # real time and 6 s of wall time give more seconds of (silent) audio; on
 # Windows the device is the clock.
@@ -75,13 +78,14 @@ step "assent record (typed consent, 6 s, through the WASAPI input)"
 # PortAudio's device numbers are not stable: in a new Wine prefix the first
 # listing can differ from later ones. So the number is looked up again right
 # before recording, and looked up once more if it moved in between.
-record() {
+record() { # record NAME [ARGS...]: output in $art/NAME.txt and NAME.err
+  local name="$1"; shift
   wasapi_in="$("$wine" "$exe" devices 2>/dev/null | grep -iE '^[* ]*[0-9]+ .*wasapi' | head -1 | sed 's/^[* ]*//' | awk '{ print $1 }')"
   local fifo="$WINBUILD/smoke-stdin" rc=0
   rm -f "$fifo"; mkfifo "$fifo"
   timeout 300 "$wine" "$exe" record --title "Windows smoke" --no-chime --duration 6s \
-    ${wasapi_in:+--input "$wasapi_in"} "${callnone[@]}" --participant "Ana Silva <ana@example.com>" \
-    <"$fifo" >"$art/record.txt" 2>"$art/record.err" &
+    ${wasapi_in:+--input "$wasapi_in"} "$@" --participant "Ana Silva <ana@example.com>" \
+    <"$fifo" >"$art/$name.txt" 2>"$art/$name.err" &
   local rec=$!
   exec 7>"$fifo"
   printf 'I agree\nyes\n' >&7
@@ -90,18 +94,37 @@ record() {
   rm -f "$fifo"
   return $rc
 }
-# Call audio (the right channel) is not captured on Windows yet; where the
-# command line records both sides by default, ask for the microphone alone.
-callnone=()
-if "$wine" "$exe" record --help 2>&1 | grep -q "or none"; then callnone=(--call-input none); fi
 # Nothing is recorded until the organisation's name and contact are set (no
 # placeholder ever reaches a participant); this also writes %APPDATA%\Assent.
 "$wine" "$exe" org set --controller "Acme Sales BV" --contact privacy@acme.example >"$art/org.txt" 2>&1 \
   || { cat "$art/org.txt" >&2; die "org set failed"; }
-rc=0; record || rc=$?
+rc=0; record record-both || rc=$?
+if [ "$rc" != 0 ] && grep -q "no input device number" "$art/record-both.err"; then
+  rc=0; record record-both || rc=$?
+fi
+stereo=""
+if [ "$rc" = 0 ]; then
+  # Loopback works here (a newer Wine, or Windows): a two-channel recording.
+  grep -q "agreed" "$art/record-both.txt" || die "record did not take the typed consent"
+  stereo=1
+  echo "recorded both sides (microphone left, what this computer plays right)"
+else
+  # Wine 8 has no WASAPI loopback: the rep must be told plainly that the
+  # other side cannot be recorded and what to do, and nothing be recorded.
+  cat "$art/record-both.err"
+  grep -q "other side of the call cannot be recorded" "$art/record-both.err" \
+    || die "record without call audio failed without saying that the other side cannot be recorded"
+  grep -q -- "--call-input none" "$art/record-both.err" || die "the refusal does not say how to record the microphone alone"
+  grep -q "Ana Silva" "$art/record-both.txt" && die "consent was asked although nothing could be recorded"
+  [ -z "$(ls -A "$vault/recordings" 2>/dev/null)" ] || die "a refused recording left files in the vault"
+  echo "refused in plain words (exit $rc), nothing recorded"
+fi
+
+step "assent record --call-input none (typed consent, 6 s, the microphone through the WASAPI input)"
+rc=0; record record --call-input none || rc=$?
 if [ "$rc" != 0 ] && grep -q "no input device number" "$art/record.err"; then
   echo "the WASAPI input moved ($(cat "$art/record.err")); looking it up again"
-  rc=0; record || rc=$?
+  rc=0; record record --call-input none || rc=$?
 fi
 if [ "$rc" != 0 ]; then cat "$art/record.txt" "$art/record.err" >&2; die "record exited with $rc"; fi
 echo "recorded through input $wasapi_in (Windows WASAPI)"
@@ -112,6 +135,8 @@ step "assent list (shows the recording)"
 run list list
 cat "$art/list.txt"
 grep -q "Windows smoke" "$art/list.txt" || die "list does not show the recording"
+want=$(( ${stereo:-0} + 1 ))
+[ "$(grep -c "Windows smoke" "$art/list.txt")" = "$want" ] || die "list shows $(grep -c "Windows smoke" "$art/list.txt") recordings, want $want"
 
 step "the recording is sealed and encrypted"
 segs=("$vault"/recordings/*/seg-*.age)
@@ -129,8 +154,30 @@ if command -v age >/dev/null 2>&1; then
   grep -aq OpusHead "$WINBUILD/smoke-seg1.ogg" || die "the decrypted first segment has no Opus header"
   echo "the stock age CLI decrypts segment 1 with the exported key: an Ogg Opus stream"
   rm -f "$WINBUILD/smoke-seg1.ogg"
+  if [ -n "$stereo" ]; then
+    two=""
+    for s in "$vault"/recordings/*/seg-000001.age; do
+      age -d -i "$key" "$s" >"$WINBUILD/smoke-seg1.ogg" || die "cannot decrypt $s"
+      off=$(grep -abo OpusHead "$WINBUILD/smoke-seg1.ogg" | head -1 | cut -d: -f1)
+      [ "$(od -An -tu1 -j $(( off + 9 )) -N1 "$WINBUILD/smoke-seg1.ogg" | tr -d ' ')" = 2 ] && two=1
+      rm -f "$WINBUILD/smoke-seg1.ogg"
+    done
+    [ -n "$two" ] || die "the recording of both sides is not a two-channel Opus stream"
+    echo "the recording of both sides is a two-channel Opus stream"
+  fi
 fi
 rm -f "$key" # a test key, but a secret all the same: not left lying around
+
+step "assent delete (the recordings and every file of them are gone)"
+for id in $(awk '/Windows smoke/ { print $1 }' "$art/list.txt"); do
+  run "delete-$id" delete --yes "$id"
+  cat "$art/delete-$id.txt"
+  [ -z "$(find "$vault" -name "*$id*")" ] || die "files of $id are left in the vault: $(find "$vault" -name "*$id*")"
+done
+run list-deleted list
+grep -q "Windows smoke" "$art/list-deleted.txt" && die "list still shows a deleted recording"
+[ -z "$(ls -A "$vault/recordings")" ] || die "files are left under the vault's recordings: $(ls -A "$vault/recordings")"
+echo "deleted; list and %LOCALAPPDATA%\\Assent\\recordings show nothing of it"
 
 step "the app window (no arguments) on a private X display"
 if command -v Xvfb >/dev/null 2>&1 && command -v xdotool >/dev/null 2>&1 && command -v import >/dev/null 2>&1; then
@@ -167,7 +214,7 @@ ASSENT_TEST_KEYRING=1 "$wine" "$tests/vault.test.exe" -test.v -test.count=1 \
 grep -q '^PASS' "$art/keyring-test.txt" || die "the Credential Manager test failed under Wine"
 # WASAPI loopback of the default output (call audio): Wine 8 has none, so
 # this shows the COM path up to the refusal and the plain error.
-"$wine" "$tests/wasapi.test.exe" -test.v -test.count=1 2>&1 | tee "$art/wasapi-test.txt" | grep -E '^(--- |ok|PASS|FAIL)|loopback here'
+"$wine" "$tests/wasapi.test.exe" -test.v -test.count=1 2>&1 | tee "$art/wasapi-test.txt" | grep -E '^(--- |ok|PASS|FAIL)|loopback (refused )?here|default output:'
 grep -q '^PASS' "$art/wasapi-test.txt" || die "the WASAPI loopback tests failed under Wine"
 
 step "passed in $(( $(date +%s) - start )) s"
