@@ -87,13 +87,16 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
 		return
 	}
-	if s.fails.blocked(s.clientIP(r)) {
-		s.tooManyFailures(w)
+	give, ok := s.failAttempt(w, r) // devices.go: counted across replicas
+	if !ok {
 		return
 	}
 	err = s.cfg.Store.UseEnrolmentCode(r.Context(), hashToken(strings.TrimSpace(req.Code)), s.now())
+	if !errors.Is(err, ErrNotFound) {
+		give() // a used code (or our own failure) is no guess
+	}
 	if errors.Is(err, ErrNotFound) {
-		s.authFailed(r, "enrolment.failed")
+		s.audit(r.Context(), "anonymous", "enrolment.failed", "", routeLabel(r))
 		problem(w, http.StatusForbidden, "bad-code", "Enrolment code not valid", "The code is unknown, already used or expired. Ask your administrator for a new one (assentd enroll).")
 		return
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/assent-app/assent/sync/server/bucket"
 )
 
 // newToken returns a 256-bit random URL token and its hex SHA-256 (the
@@ -356,10 +358,7 @@ func (m *memLinks) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 func (m *memLinks) Watch(id string) (<-chan struct{}, func()) { return m.hub.watch(id) }
 
 // Rate is a rate limit: Burst requests at once, refilled at PerMinute.
-type Rate struct {
-	Burst     int
-	PerMinute float64
-}
+type Rate = bucket.Rate
 
 // limiter rate-limits by key (client address or token hash), one
 // golang.org/x/time/rate limiter per key.
