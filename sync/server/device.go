@@ -875,7 +875,18 @@ func (s *Server) ownUpload(next http.Handler) http.Handler {
 			return
 		}
 		id := strings.TrimPrefix(r.URL.Path, "/v1/uploads/")
-		if r.Method == http.MethodOptions || (r.Method == http.MethodPost && id == "") {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && id == "" {
+			// One creation per device at a time, on every replica (the
+			// recording lock, keyed by the device; no recording id has a
+			// colon): preCreate counts the device's uploads in progress and
+			// the new one exists before the next creation counts.
+			d := r.Context().Value(deviceKey).(Device)
+			unlock := s.locks.lock("uploads-of:" + d.ID)
+			defer unlock()
 			next.ServeHTTP(w, r)
 			return
 		}

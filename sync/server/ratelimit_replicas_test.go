@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -87,5 +88,51 @@ func TestFailedAttemptsLimitedAcrossReplicas(t *testing.T) {
 	db, _, _ := SQLDB(c.h.st)
 	if err := db.QueryRow(`SELECT COUNT(*) FROM audit WHERE action = 'admin.auth-failed'`).Scan(&n); err != nil || n != burst {
 		t.Fatalf("audited failures: %d (%v), want %d", n, err, burst)
+	}
+}
+
+// TestUploadQuotaHoldsAcrossReplicas: a device that starts uploads on three
+// replicas at once gets exactly MaxUploadsPerDevice of them, not that many
+// per replica (nor more through a race between the count and the creation):
+// the rest get 429 quota-uploads.
+func TestUploadQuotaHoldsAcrossReplicas(t *testing.T) {
+	const quota = 4
+	c := newClusterCfg(t, 3, func(cfg *Config) { cfg.MaxUploadsPerDevice = quota })
+	h := c.h
+	d := h.enrol(1)
+	rec := "rec-quota"
+	resp, body := h.do("POST", "/v1/recordings", d.token, map[string]any{"id": rec, "record": json.RawMessage(makeRecord(t, d.key, rec, false, "ann@example.com"))})
+	if resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	var mu gosync.Mutex
+	codes := map[int]int{}
+	var wg gosync.WaitGroup
+	for i := 1; i <= 12; i++ {
+		wg.Go(func() {
+			data := segData(rec, i)
+			req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
+			req.Header.Set("Authorization", "Bearer "+d.token)
+			req.Header.Set("Tus-Resumable", "1.0.0")
+			req.Header.Set("Upload-Length", strconv.Itoa(len(data)))
+			req.Header.Set("Upload-Metadata", meta(map[string]string{"recording": rec, "index": strconv.Itoa(i), "sha256": sum(data)}))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 429 && !strings.Contains(string(b), "quota-uploads") {
+				t.Errorf("429 that is not the upload quota: %s", b)
+			}
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[201] != quota || codes[429] != 12-quota {
+		t.Fatalf("12 uploads started at once on 3 replicas: %v; want %d created and %d refused with 429", codes, quota, 12-quota)
 	}
 }
