@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,13 +30,38 @@ import (
 	"github.com/assent-app/assent/sync/server"
 )
 
-// benchCluster starts n real assentd processes (`assentd serve`, the binary
+// benchCluster is n replicas behind a balancer, with counters of what they
+// ask of the S3 server and PostgreSQL.
+type benchCluster struct {
+	ts    *testServer
+	procs []*assentdProc
+	s3req atomic.Int64 // requests the replicas sent to the S3 server
+	s3mu  gosync.Mutex
+	s3by  map[string]int // by kind (method and S3 operation), for the log
+	pg    *sql.DB      // the shared database, for its statistics
+}
+
+// pgStats is the database's committed transactions so far and the
+// connections open to it now.
+func (c *benchCluster) pgStats(b *testing.B) (xacts int64, conns int) {
+	c.pg.Exec(`SELECT pg_stat_clear_snapshot()`)
+	if err := c.pg.QueryRow(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&xacts); err != nil {
+		b.Fatal(err)
+	}
+	if err := c.pg.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()`).Scan(&conns); err != nil {
+		b.Fatal(err)
+	}
+	return xacts, conns
+}
+
+// newBenchCluster starts n real assentd processes (`assentd serve`, the binary
 // built once) on one PostgreSQL schema and one S3 bucket of their own
 // (objects and uploads in S3, upload locks in PostgreSQL), behind the
 // round-robin balancer. It returns the balancer as a testServer (st: a store
 // of its own on the same schema, for checking) and the processes.
-func benchCluster(b *testing.B, bin string, n int) (*testServer, []*assentdProc) {
+func newBenchCluster(b *testing.B, bin string, n int) *benchCluster {
 	b.Helper()
+	c := &benchCluster{s3by: map[string]int{}}
 	pgDSN := testenv.RequirePostgres(b)
 	s3 := testenv.RequireS3(b)
 	rb := make([]byte, 5)
@@ -47,6 +75,7 @@ func benchCluster(b *testing.B, bin string, n int) (*testServer, []*assentdProc)
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + name + ` CASCADE`); admin.Close() })
+	c.pg = admin
 	sep := "?"
 	if strings.Contains(pgDSN, "?") {
 		sep = "&"
@@ -61,12 +90,28 @@ func benchCluster(b *testing.B, bin string, n int) (*testServer, []*assentdProc)
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { objs.DeletePrefix(context.Background(), "") })
+	// The replicas reach the S3 server through a counting proxy (the Host
+	// header is kept: it is part of the SigV4 signature).
+	target, err := url.Parse(s3.Endpoint)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s3proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		c.s3req.Add(1)
+		c.s3mu.Lock()
+		c.s3by[s3Kind(r.In)]++
+		c.s3mu.Unlock()
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+	}})
+	b.Cleanup(s3proxy.Close)
+	counted := s3
+	counted.Endpoint = s3proxy.URL
 	logDir := b.TempDir()
-	var procs []*assentdProc
 	var addrs []string
 	for range n {
-		p := startReplica(b, bin, dsn, bucket, s3, logDir)
-		procs = append(procs, p)
+		p := startReplica(b, bin, dsn, bucket, counted, logDir)
+		c.procs = append(c.procs, p)
 		addrs = append(addrs, p.addr)
 	}
 	front := httptest.NewServer(newBalancer(addrs))
@@ -76,12 +121,40 @@ func benchCluster(b *testing.B, bin string, n int) (*testServer, []*assentdProc)
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	ts := &testServer{t: b, addr: strings.TrimPrefix(front.URL, "http://"), st: st}
-	if code, body := ts.admin("PUT", "/v1/admin/policy", server.PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1",
+	c.ts = &testServer{t: b, addr: strings.TrimPrefix(front.URL, "http://"), st: st}
+	if code, body := c.ts.admin("PUT", "/v1/admin/policy", server.PolicyRequest{NoticeID: consent.DefaultNoticeID, NoticeVersion: "1",
 		Org: consent.OrgParams{Controller: "Acme", Contact: "privacy@acme.example"}}); code/100 != 2 {
 		b.Fatalf("set the policy: %d %s", code, body)
 	}
-	return ts, procs
+	return c
+}
+
+// s3Kind names the S3 operation of a request, roughly: method, what the
+// key is (upload info, part buffer, recording object) and the sub-resource.
+func s3Kind(r *http.Request) string {
+	k := r.Method
+	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, ".info"):
+		k += " info"
+	case strings.HasSuffix(p, ".part"):
+		k += " .part"
+	case strings.Contains(p, "/uploads/"):
+		k += " upload"
+	case strings.Contains(p, "/recordings/"):
+		k += " recording"
+	default:
+		k += " bucket"
+	}
+	q := r.URL.Query()
+	for _, sub := range []string{"uploads", "uploadId", "partNumber", "list-type", "delete"} {
+		if q.Has(sub) {
+			k += " ?" + sub
+		}
+	}
+	if r.Header.Get("X-Amz-Copy-Source") != "" {
+		k += " copy"
+	}
+	return k
 }
 
 // procCPU is the CPU time (user + system) process pid has used so far.
@@ -114,8 +187,11 @@ var (
 // Reported: MB/s and recordings/s stored, p99 request latency seen by the
 // devices, the replicas' CPU seconds per stored MB (their own processes'
 // utime+stime, from /proc at the start and getrusage at their exit; the
-// balancer, the clients, PostgreSQL and versitygw are not counted) and the
-// peak RSS of the largest replica (getrusage maxrss).
+// balancer, the clients, PostgreSQL and versitygw are not counted), the
+// peak RSS of the largest replica (getrusage maxrss), and what a segment
+// costs the shared services: requests to the S3 server (counted by a proxy
+// in front of it), committed PostgreSQL transactions (pg_stat_database),
+// and the most connections PostgreSQL had open (sampled every 0.5 s).
 func BenchmarkReplicaIngest(b *testing.B) {
 	devices := 200
 	if d, err := strconv.Atoi(os.Getenv("ASSENT_BENCH_DEVICES")); err == nil && d > 0 {
@@ -143,7 +219,8 @@ func BenchmarkReplicaIngest(b *testing.B) {
 
 func replicaIngest(b *testing.B, bin string, replicas, devices, segs, segSize int) {
 	b.StopTimer()
-	ts, procs := benchCluster(b, bin, replicas)
+	cl := newBenchCluster(b, bin, replicas)
+	ts, procs := cl.ts, cl.procs
 	tt := &timingTransport{inner: &http.Transport{MaxIdleConnsPerHost: 64}}
 	type dev struct {
 		c   *assentsync.Client
@@ -176,6 +253,27 @@ func replicaIngest(b *testing.B, bin string, replicas, devices, segs, segSize in
 	for i, p := range procs {
 		cpu0[i] = procCPU(b, p.cmd.Process.Pid)
 	}
+	s3req0 := cl.s3req.Load()
+	xact0, conns := cl.pgStats(b)
+	sampling := make(chan struct{})
+	sampled := make(chan int)
+	go func() { // the most connections PostgreSQL had open during the run
+		most := conns
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-sampling:
+				sampled <- most
+				return
+			case <-t.C:
+				var n int
+				if cl.pg.QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database()`).Scan(&n) == nil {
+					most = max(most, n)
+				}
+			}
+		}
+	}()
 	b.StartTimer()
 	start := time.Now()
 	var wg gosync.WaitGroup
@@ -197,6 +295,14 @@ func replicaIngest(b *testing.B, bin string, replicas, devices, segs, segSize in
 	wg.Wait()
 	el := time.Since(start)
 	b.StopTimer()
+	s3req := cl.s3req.Load() - s3req0
+	cl.s3mu.Lock()
+	b.Logf("S3 requests during setup and ingest, by kind: %v", cl.s3by)
+	cl.s3mu.Unlock()
+	close(sampling)
+	pgPeak := <-sampled
+	time.Sleep(time.Second) // PostgreSQL publishes its statistics within a second
+	xact1, _ := cl.pgStats(b)
 	// Stop the replicas (SIGTERM: graceful) to read their rusage.
 	var cpu time.Duration
 	var rss int64
@@ -232,6 +338,9 @@ func replicaIngest(b *testing.B, bin string, replicas, devices, segs, segSize in
 	b.ReportMetric(float64(tt.d[len(tt.d)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(cpu.Seconds()/mb, "server-cpu-s/MB")
 	b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+	b.ReportMetric(float64(s3req)/float64(devices*segs), "s3-req/segment")
+	b.ReportMetric(float64(xact1-xact0)/float64(devices*segs), "pg-xact/segment")
+	b.ReportMetric(float64(pgPeak), "pg-conns-peak")
 	b.ReportMetric(float64(devices*segs), "segments-verified")
 	b.ReportMetric(el.Seconds(), "s-total")
 }

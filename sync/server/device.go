@@ -655,15 +655,9 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
 	}
 	// Per-device quotas: uploads in progress, then bytes started today.
-	ups, err := s.uploadsIn(ev.Context, "")
+	open, err := s.deviceUploads(ev.Context, d.ID)
 	if err != nil {
 		return none, tusd.FileInfoChanges{}, err
-	}
-	open := 0
-	for _, u := range ups {
-		if u.Device == d.ID {
-			open++
-		}
 	}
 	if open >= s.cfg.MaxUploadsPerDevice {
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-uploads", "Too many uploads in progress",
@@ -677,7 +671,7 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 			fmt.Sprintf("This device started %d bytes of uploads today (UTC), and %d more would pass the server's daily limit of %d; the rest syncs tomorrow, or ask the administrator to raise the limit.", used, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay))
 	}
 	// Keep only what we need; the device id binds the upload to its owner.
-	return none, tusd.FileInfoChanges{MetaData: tusd.MetaData{
+	return none, tusd.FileInfoChanges{ID: newUploadID(d.ID), MetaData: tusd.MetaData{
 		"recording": meta.Recording, "index": strconv.Itoa(meta.Index), "sha256": meta.SHA256, "device": d.ID,
 	}}, nil
 }
@@ -794,7 +788,7 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 	// stored is exactly what was verified.
 	h2 := sha256.New()
 	key := segKey(meta.Recording, meta.Index)
-	_, err = s.cfg.Objects.Put(ctx, key, io.TeeReader(rc, h2))
+	_, err = s.cfg.Objects.Put(ctx, key, SizedReader{Reader: io.TeeReader(rc, h2), N: n})
 	rc.Close()
 	if err != nil {
 		return err

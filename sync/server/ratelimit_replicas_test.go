@@ -94,7 +94,7 @@ func TestFailedAttemptsLimitedAcrossReplicas(t *testing.T) {
 // TestUploadQuotaHoldsAcrossReplicas: a device that starts uploads on three
 // replicas at once gets exactly MaxUploadsPerDevice of them, not that many
 // per replica (nor more through a race between the count and the creation):
-// the rest get 429 quota-uploads.
+// the rest get 429 quota-uploads; another device is not held back by it.
 func TestUploadQuotaHoldsAcrossReplicas(t *testing.T) {
 	const quota = 4
 	c := newClusterCfg(t, 3, func(cfg *Config) { cfg.MaxUploadsPerDevice = quota })
@@ -135,4 +135,12 @@ func TestUploadQuotaHoldsAcrossReplicas(t *testing.T) {
 	if codes[201] != quota || codes[429] != 12-quota {
 		t.Fatalf("12 uploads started at once on 3 replicas: %v; want %d created and %d refused with 429", codes, quota, 12-quota)
 	}
+	// The count is per device: another device's uploads start.
+	d2 := h.enrol(2)
+	rec2 := "rec-quota-2"
+	resp, body = h.do("POST", "/v1/recordings", d2.token, map[string]any{"id": rec2, "record": json.RawMessage(makeRecord(t, d2.key, rec2, false, "bob@example.com"))})
+	if resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	h.uploadInParts(d2, rec2, 1, segData(rec2, 1), 3)
 }
