@@ -888,10 +888,7 @@ func (s *Server) ownUpload(next http.Handler) http.Handler {
 		var info tusd.FileInfo
 		err := errors.New("malformed upload id")
 		if validUploadID(id) {
-			var up tusd.Upload
-			if up, err = s.tusStore.GetUpload(r.Context(), id); err == nil {
-				info, err = up.GetInfo(r.Context())
-			}
+			info, err = s.uploadOwnerInfo(r.Context(), id)
 		}
 		if err != nil || info.MetaData["device"] != d.ID {
 			w.Header().Set("Tus-Resumable", "1.0.0")

@@ -274,6 +274,40 @@ func (s *Server) deviceUploads(ctx context.Context, device string) (int, error) 
 	return n, nil
 }
 
+// uploadOwnerInfo reads what the ownership check of a tus request needs
+// (the upload's id and metadata). In the bucket that is its info object
+// alone: one GET, where s3store's GetInfo also lists the multipart parts
+// and looks for a part buffer (three requests), which tusd then does again
+// for the request itself.
+func (s *Server) uploadOwnerInfo(ctx context.Context, id string) (tusd.FileInfo, error) {
+	st, ok := s.tusStore.(s3store.S3Store)
+	c, isClient := st.Service.(*s3.Client)
+	if !ok || !isClient {
+		up, err := s.tusStore.GetUpload(ctx, id)
+		if err != nil {
+			return tusd.FileInfo{}, err
+		}
+		return up.GetInfo(ctx)
+	}
+	obj, _, found := strings.Cut(id, "+")
+	if !found {
+		return tusd.FileInfo{}, tusd.ErrNotFound // s3store's ids are "<object>+<multipart upload>"
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(st.MetadataObjectPrefix + obj + ".info")})
+	if err != nil {
+		return tusd.FileInfo{}, err
+	}
+	defer out.Body.Close()
+	var info tusd.FileInfo
+	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&info); err != nil {
+		return tusd.FileInfo{}, err
+	}
+	if info.ID != id {
+		return tusd.FileInfo{}, tusd.ErrNotFound
+	}
+	return info, nil
+}
+
 // localUploadsOf lists the uploads in Config.UploadDir (filestore).
 func (s *Server) localUploadsOf(id string) ([]uploadFile, error) {
 	if _, ok := s.tusStore.(s3store.S3Store); ok {
