@@ -38,7 +38,7 @@ type benchCluster struct {
 	s3req atomic.Int64 // requests the replicas sent to the S3 server
 	s3mu  gosync.Mutex
 	s3by  map[string]int // by kind (method and S3 operation), for the log
-	pg    *sql.DB      // the shared database, for its statistics
+	pg    *sql.DB        // the shared database, for its statistics
 }
 
 // pgStats is the database's committed transactions so far and the
