@@ -223,10 +223,12 @@ for line in sys.stdin:
         continue
     ok = True
     f = {k: float(v) for v, k in re.findall(r"([\d.]+) (\S+)", m.group(4))}
-    keys = ("MB/s", "recordings/s", "p99-ms", "server-cpu-s/MB", "peak-rss-MB", "segments-verified", "s-total")
+    keys = ("MB/s", "recordings/s", "p99-ms", "server-cpu-s/MB", "peak-rss-MB", "segments-verified", "s-total",
+            "s3-req/segment", "pg-xact/segment", "pg-conns-peak")
     v = [f.get(k, float("nan")) for k in keys]
     v[2] /= 1000
-    print("%s %s %s: %.2f MB/s, %.2f recordings/s, p99 %.2f s, server CPU %.2f s per stored MB, peak RSS %.0f MB, %.0f segments verified in %.0f s"
+    print("%s %s %s: %.2f MB/s, %.2f recordings/s, p99 %.2f s, server CPU %.2f s per stored MB, peak RSS %.0f MB, "
+          "%.0f segments verified in %.0f s; per segment %.1f S3 requests, %.1f PostgreSQL transactions; at most %.0f PostgreSQL connections"
           % ((m.group(1), m.group(2), m.group(3)) + tuple(v)))
 if not ok:
     print("replica ingest: the measurement did not finish")
