@@ -91,6 +91,10 @@ func (f *failLimits) attempt(ctx context.Context, ip string, now time.Time) (ok 
 	return true, 0, func() { res.CancelAt(now) }
 }
 
+// ClientIP is the client address of r as the server counts it for rate
+// limits (see clientIP); the consent pages use it too (cmd/assentd).
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
+
 // clientIP is the address failed attempts are counted for. Behind the
 // proxy that -forwarded-headers trusts, every request comes from the proxy,
 // so the address it saw (the last X-Forwarded-For entry, the one it added)
