@@ -9,10 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	gosync "sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/assent-app/assent/sync/api"
 	"github.com/assent-app/assent/sync/server/bucket"
@@ -35,10 +32,8 @@ type failLimits struct {
 	every  time.Duration
 	burst  int
 	shared *bucket.SQL // nil: this process only
+	local  bucket.Memory
 	log    func(msg string, err error)
-
-	mu gosync.Mutex
-	m  map[string]*rate.Limiter
 }
 
 func (f *failLimits) rate() bucket.Rate {
@@ -51,28 +46,14 @@ func failKey(ip string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (f *failLimits) local(ip string) *rate.Limiter {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) > 10000 { // bounded: forget old addresses wholesale
-		f.m = map[string]*rate.Limiter{}
-	}
-	l := f.m[ip]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(f.every), f.burst)
-		f.m[ip] = l
-	}
-	return l
-}
-
 // attempt takes one try of ip before its token or code is looked at, so
 // no more than the burst of guesses is ever checked, however many arrive at
 // once on however many replicas. With none left it returns false and how
 // long until the next. Otherwise give hands the try back: call it when the
 // token or code was right (only failures count).
 func (f *failLimits) attempt(ctx context.Context, ip string, now time.Time) (ok bool, wait time.Duration, give func()) {
+	key, r := failKey(ip), f.rate()
 	if f.shared != nil {
-		key, r := failKey(ip), f.rate()
 		ok, wait, err := f.shared.Take(ctx, key, r, now)
 		if err == nil {
 			return ok, wait, func() {
@@ -83,12 +64,8 @@ func (f *failLimits) attempt(ctx context.Context, ip string, now time.Time) (ok 
 		}
 		f.log("shared failed-attempt limit unavailable; counting on this replica", err)
 	}
-	res := f.local(ip).ReserveN(now, 1)
-	if d := res.DelayFrom(now); !res.OK() || d > 0 {
-		res.CancelAt(now)
-		return false, max(d, time.Second), nil
-	}
-	return true, 0, func() { res.CancelAt(now) }
+	ok, wait = f.local.Take(key, r, now)
+	return ok, wait, func() { f.local.Give(key, r) }
 }
 
 // ClientIP is the client address of r as the server counts it for rate

@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -109,13 +110,20 @@ func (s *SQL) Peek(ctx context.Context, key string, r Rate, now time.Time) (bool
 	return ok, wait, nil
 }
 
+// refilled is tokens left at last (ns) refilled until now, capped at the
+// burst: the arithmetic of the SQL statements.
+func refilled(tokens float64, last int64, r Rate, now time.Time) float64 {
+	if el := now.UnixNano() - last; el > 0 {
+		tokens = min(float64(r.Burst), tokens+float64(el)*perNanosecond(r))
+	}
+	return tokens
+}
+
 // Refill is the bucket arithmetic both statements do: tokens left at
 // last (ns) refilled until now, capped at the burst. It reports whether a
 // whole token is there and, if not, how long until there is.
 func Refill(tokens float64, last int64, r Rate, now time.Time) (bool, time.Duration) {
-	if el := now.UnixNano() - last; el > 0 {
-		tokens = min(float64(r.Burst), tokens+float64(el)*perNanosecond(r))
-	}
+	tokens = refilled(tokens, last, r, now)
 	if tokens >= 1 {
 		return true, 0
 	}
@@ -123,4 +131,60 @@ func Refill(tokens float64, last int64, r Rate, now time.Time) (bool, time.Durat
 		return false, time.Hour
 	}
 	return false, time.Duration((1 - tokens) / perNanosecond(r))
+}
+
+// Memory is token buckets in this process only, with the same arithmetic:
+// for a server without an SQL store (one process) and as the fallback when
+// the database does not answer. The zero value is ready to use.
+type Memory struct {
+	mu sync.Mutex
+	m  map[string]*memBucket
+}
+
+type memBucket struct {
+	tokens float64
+	last   int64
+}
+
+// memForget: buckets untouched this long are dropped (full again by then at
+// every rate assentd uses), as the SQL buckets are swept.
+const memForget = time.Hour
+
+// Take takes one token from key's bucket; false and the wait if it is empty.
+func (m *Memory) Take(key string, r Rate, now time.Time) (bool, time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[string]*memBucket{}
+	}
+	b := m.m[key]
+	if b == nil {
+		if len(m.m) >= 100000 {
+			for k, o := range m.m {
+				if now.UnixNano()-o.last > int64(memForget) {
+					delete(m.m, k)
+				}
+			}
+		}
+		b = &memBucket{tokens: float64(r.Burst), last: now.UnixNano()}
+		m.m[key] = b
+	}
+	tokens := refilled(b.tokens, b.last, r, now)
+	b.last = max(b.last, now.UnixNano())
+	b.tokens = tokens
+	if tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	_, wait := Refill(tokens, b.last, r, now)
+	return false, wait
+}
+
+// Give hands one token back to key's bucket (never above the burst).
+func (m *Memory) Give(key string, r Rate) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if b := m.m[key]; b != nil {
+		b.tokens = min(float64(r.Burst), b.tokens+1)
+	}
 }

@@ -138,3 +138,44 @@ func TestBucketHoldsAcrossReplicas(t *testing.T) {
 func TestBucketSQLite(t *testing.T) {
 	checkBucket(t, []*bucket.SQL{sqlite(t)})
 }
+
+// TestBucketMemory: the in-process buckets (no database, or the database
+// not answering) follow the same arithmetic.
+func TestBucketMemory(t *testing.T) {
+	var m bucket.Memory
+	r := bucket.Rate{Burst: 7, PerMinute: 6}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	take := func(at time.Time) int {
+		var got atomic.Int64
+		var wg gosync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				if ok, wait := m.Take("k", r, at); ok {
+					got.Add(1)
+				} else if wait <= 0 || wait > 10*time.Second {
+					t.Errorf("refused with wait %v", wait)
+				}
+			})
+		}
+		wg.Wait()
+		return int(got.Load())
+	}
+	if got := take(now); got != r.Burst {
+		t.Fatalf("40 takers at once: %d tokens, want %d", got, r.Burst)
+	}
+	if ok, wait := m.Take("k", r, now); ok || wait != 10*time.Second {
+		t.Fatalf("empty: %v %v, want false 10s", ok, wait)
+	}
+	if got := take(now.Add(25 * time.Second)); got != 2 {
+		t.Fatalf("after 25 s: %d, want 2", got)
+	}
+	for range 3 {
+		m.Give("k", r)
+	}
+	if got := take(now.Add(25 * time.Second)); got != 3 {
+		t.Fatalf("after giving back 3: %d, want 3", got)
+	}
+	if got := take(now.Add(time.Hour)); got != r.Burst {
+		t.Fatalf("after an hour: %d, want the burst %d", got, r.Burst)
+	}
+}
