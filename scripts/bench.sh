@@ -14,7 +14,7 @@ exec > >(tee "$out") 2>&1
 echo "# Assent benchmarks — $(date -u +%FT%TZ), $(nproc) cores, $(go version | cut -d' ' -f3)"
 
 echo; echo "## Go benchmarks (every package)"
-go test -run '^$' -bench . -skip 'BenchmarkColdStart' -benchmem -benchtime "${BENCHTIME:-1x}" ./... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)|/op|MB/s|realtime|overhead' || true
+go test -run '^$' -bench . -skip 'BenchmarkColdStart|BenchmarkReplicaIngest' -benchmem -benchtime "${BENCHTIME:-1x}" ./... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)|/op|MB/s|realtime|overhead' || true
 
 echo; echo "## Recording path vs ffmpeg|age on the same 10-minute speech file (one core each)"
 espeak-ng -s 150 -w "$work/s.wav" "Thanks for joining. I would like to walk you through our pricing for the sales team, what the onboarding looks like, and how recordings are kept private and encrypted on every laptop." 2>/dev/null
@@ -199,6 +199,42 @@ print(f"non-converged: {nonconv} (target 0)")
 PY
 else
   echo "skipped: needs PulseAudio and a Secret Service (run via scripts/with-real-parts.sh)"
+fi
+
+echo; echo "## Sync server: ingest with 1 and 3 assentd replicas on PostgreSQL + S3 (issue 14)"
+# BenchmarkReplicaIngest (sync/replicas_bench_test.go): real assentd processes
+# behind a round-robin balancer, ASSENT_BENCH_DEVICES devices (default 200) each
+# syncing one ASSENT_BENCH_MINUTES-minute recording (default 5: 60 sealed 15 KB
+# segments) at once; every segment verified. BENCH_QUICK=1 runs 40 devices.
+# Server CPU and peak RSS are the replicas' own (getrusage at their exit).
+if [ -n "${ASSENT_TEST_PG_DSN:-}" ] && [ -n "${ASSENT_TEST_S3_ENDPOINT:-}" ]; then
+  devices="${ASSENT_BENCH_DEVICES:-200}"
+  if [ "${BENCH_QUICK:-}" = 1 ]; then devices="${ASSENT_BENCH_DEVICES:-40}"; fi
+  ASSENT_BENCH_DEVICES="$devices" ASSENT_BENCH_MINUTES="${ASSENT_BENCH_MINUTES:-5}" \
+    go test -run '^$' -bench 'BenchmarkReplicaIngest' -benchtime 1x -count 1 -timeout 90m ./sync/ 2>&1 |
+    python3 -c '
+import re, sys
+ok = False
+for line in sys.stdin:
+    m = re.match(r"BenchmarkReplicaIngest/(replicas=\d+)/(devices=\d+)/(minutes=\d+)\S*\s+\d+\s+\d+ ns/op\s+(.*)", line)
+    if not m:
+        if line.startswith(("FAIL", "---", "panic")) or "_test.go" in line:
+            print(line.rstrip())
+        continue
+    ok = True
+    f = {k: float(v) for v, k in re.findall(r"([\d.]+) (\S+)", m.group(4))}
+    keys = ("MB/s", "recordings/s", "p99-ms", "server-cpu-s/MB", "peak-rss-MB", "segments-verified", "s-total",
+            "s3-req/segment", "pg-xact/segment", "pg-conns-peak")
+    v = [f.get(k, float("nan")) for k in keys]
+    v[2] /= 1000
+    print("%s %s %s: %.2f MB/s, %.2f recordings/s, p99 %.2f s, server CPU %.2f s per stored MB, peak RSS %.0f MB, "
+          "%.0f segments verified in %.0f s; per segment %.1f S3 requests, %.1f PostgreSQL transactions; at most %.0f PostgreSQL connections"
+          % ((m.group(1), m.group(2), m.group(3)) + tuple(v)))
+if not ok:
+    print("replica ingest: the measurement did not finish")
+'
+else
+  echo "skipped: needs PostgreSQL and an S3 server (run via scripts/with-real-parts.sh)"
 fi
 
 echo; echo "## Sync server: bytes re-sent after kill -9 of assentd mid-upload"

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
 	assentsync "github.com/assent-app/assent/sync"
@@ -223,6 +225,9 @@ type call struct {
 	next int
 	size int
 	end  int64 // stream offset where the last sealed segment ended
+	// sealTo, if set, makes each segment an age file to this recipient
+	// (size bytes of payload inside), as the recorder seals them.
+	sealTo age.Recipient
 }
 
 func newCall(t testing.TB, lib *dirLibrary, key ed25519.PrivateKey, id string, segSize int, emails ...string) *call {
@@ -269,7 +274,7 @@ func (c *call) apply(e consent.Event) {
 // bound to the record as the recorder binds it (record format v2): the
 // segment file first, then a SegmentSealed event with its span, SHA-256
 // and size, and the record saved.
-func (c *call) seal() {
+func (c *call) seal() int {
 	c.t.Helper()
 	for i := 0; i < 250; i++ {
 		if !c.s.Admit(960) {
@@ -278,11 +283,24 @@ func (c *call) seal() {
 	}
 	data := make([]byte, c.size)
 	rand.Read(data)
+	if c.sealTo != nil {
+		var buf bytes.Buffer
+		w, err := age.Encrypt(&buf, c.sealTo)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		w.Write(data)
+		if err := w.Close(); err != nil {
+			c.t.Fatal(err)
+		}
+		data = buf.Bytes()
+	}
 	writeAtomic(c.t, filepath.Join(c.lib.recDir(c.id), fmt.Sprintf("seg-%06d.age", c.next)), data)
 	end := c.s.Offset()
 	c.apply(consent.Event{Type: consent.SegmentSealed, Segment: &consent.SegmentRef{Index: c.next, Start: c.end, End: end, SHA256: sha(data), Size: int64(len(data))}})
 	c.end = end
 	c.next++
+	return len(data)
 }
 
 func (c *call) stop() {

@@ -21,7 +21,7 @@ type assentdProc struct {
 	addr string
 }
 
-func buildAssentd(t *testing.T) string {
+func buildAssentd(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "assentd")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/assent-app/assent/cmd/assentd")

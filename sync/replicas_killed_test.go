@@ -85,10 +85,17 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startReplica runs `assentd serve` on the shared PostgreSQL and S3 bucket.
-func startReplica(t *testing.T, bin, dsn, bucket string, s3 testenv.S3, logDir string) *assentdProc {
+func startReplica(t testing.TB, bin, dsn, bucket string, s3 testenv.S3, logDir string) *assentdProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "-data", t.TempDir(), "-addr", "127.0.0.1:0", "-db", dsn,
-		"-s3-endpoint", s3.Endpoint, "-s3-bucket", bucket, "-drain-wait", "0s")
+	return startReplicaAt(t, bin, dsn, bucket, s3, logDir, "127.0.0.1:0", "0s")
+}
+
+// startReplicaAt runs `assentd serve` on addr (port 0: any free one) with
+// -drain-wait drain.
+func startReplicaAt(t testing.TB, bin, dsn, bucket string, s3 testenv.S3, logDir, addr, drain string) *assentdProc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "-data", t.TempDir(), "-addr", addr, "-db", dsn,
+		"-s3-endpoint", s3.Endpoint, "-s3-bucket", bucket, "-drain-wait", drain)
 	cmd.Env = append(os.Environ(), "ASSENTD_ADMIN_TOKEN="+adminToken, "ASSENTD_SUBJECT_SALT=replica-test-salt-0123456789",
 		"ASSENTD_S3_ACCESS_KEY="+s3.AccessKey, "ASSENTD_S3_SECRET_KEY="+s3.SecretKey,
 		// Every replica signs and opens the organisation's policy with the same key.

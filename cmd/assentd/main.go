@@ -230,7 +230,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
 	maxConns := fs.Int("max-conns", 1024, "connections served at once")
-	forwarded := fs.Bool("forwarded-headers", false, "build upload URLs from X-Forwarded-Proto/-Host when -public-url is not set (only behind a proxy that sets them)")
+	forwarded := fs.Bool("forwarded-headers", false, "trust the proxy's X-Forwarded-For (the client address that failed-attempt and consent-page rate limits count) and X-Forwarded-Proto/-Host (upload URLs when -public-url is not set); only behind a proxy that sets them")
 	tokenTTL := fs.Duration("token-ttl", 180*24*time.Hour, "how long a device token is valid unless the device rotates it")
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "longest time to read a request (tus upload bodies: -upload-read-timeout per read instead)")
 	uploadRead := fs.Duration("upload-read-timeout", 30*time.Second, "an upload body that sends nothing for this long is cut off (the client resumes)")
@@ -318,7 +318,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	pages, err := consentpage.New(consentpage.Config{Auth: consentpage.BearerAuth(func(ctx context.Context, tokenHash string) (string, error) {
 		d, err := st.DeviceByToken(ctx, tokenHash)
 		return d.ID, err
-	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log, Links: links})
+	}, server.ErrNotFound), PublicURL: *publicURL, Logger: log, Links: links,
+		// Behind the proxy that -forwarded-headers trusts, each participant
+		// is limited as the client the proxy saw, not as the proxy.
+		ClientIP: srv.ClientIP})
 	if err != nil {
 		return fail("remote consent pages: %v", err)
 	}

@@ -218,13 +218,22 @@ func (l *Link) Close(ctx context.Context) error {
 // Run receives answers and applies them until the link ends (closed or
 // expired: nil), ctx is done (ctx.Err()), or the server says the link is
 // gone or the device is not authenticated. A dropped stream is resumed
-// with Last-Event-ID, so no answer is lost or applied twice.
+// with Last-Event-ID, so no answer is lost or applied twice; an unreachable
+// server, a 5xx or a 429 (a replica restarting, a proxy without a replica
+// for a moment) is retried with a backoff that starts again at 250 ms
+// after every stream the server accepted.
 func (l *Link) Run(ctx context.Context) error {
-	backoff := 250 * time.Millisecond
+	const first = 250 * time.Millisecond
+	backoff := first
 	for {
-		ended, err := l.stream(ctx)
+		ended, opened, err := l.stream(ctx)
 		if ended {
 			return nil
+		}
+		if opened {
+			// The stream was open: a replica ending it (graceful shutdown)
+			// or restarting is no reason to wait long before the next.
+			backoff = first
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -241,7 +250,9 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 }
 
-func (l *Link) stream(ctx context.Context) (ended bool, err error) {
+// stream reads one event stream until it ends; opened reports whether the
+// server accepted it (200) before it ended.
+func (l *Link) stream(ctx context.Context) (ended, opened bool, err error) {
 	l.mu.Lock()
 	last := l.lastSeq
 	l.mu.Unlock()
@@ -251,16 +262,20 @@ func (l *Link) stream(ctx context.Context) (ended bool, err error) {
 	}
 	resp, err := l.c.do(ctx, http.MethodGet, l.events, nil, hdr)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return false, fmt.Errorf("%w: %v", ErrLinkGone, problemError(resp))
+		return false, false, fmt.Errorf("%w: %v", ErrLinkGone, problemError(resp))
+	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
+		// A replica draining or restarting, or a proxy without a replica
+		// for a moment: not the server refusing the link. Run retries.
+		return false, false, fmt.Errorf("remote: the consent server is unavailable (HTTP %d); reconnecting", resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
-		return false, problemError(resp)
+		return false, false, problemError(resp)
 	case !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream"):
-		return false, fmt.Errorf("%w: the event stream has content type %q", ErrServer, resp.Header.Get("Content-Type"))
+		return false, false, fmt.Errorf("%w: the event stream has content type %q", ErrServer, resp.Header.Get("Content-Type"))
 	}
 	err = ReadEvents(resp.Body, func(ev Event) error {
 		switch ev.Type {
@@ -277,12 +292,12 @@ func (l *Link) stream(ctx context.Context) (ended bool, err error) {
 		return nil
 	})
 	if ended {
-		return true, nil
+		return true, true, nil
 	}
 	if err == nil {
 		err = io.ErrUnexpectedEOF
 	}
-	return false, err
+	return false, true, err
 }
 
 // participantOf returns the call's participant id for a slot.

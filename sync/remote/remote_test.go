@@ -347,3 +347,71 @@ func TestFollowClosesTheLinkWhenTheCallEnds(t *testing.T) {
 		t.Fatalf("the page of an ended call answers %d, want 410", resp.StatusCode)
 	}
 }
+
+// A replica draining or restarting, or a proxy with no replica for a moment,
+// answers the event stream 503 / 502 / 429: Run keeps retrying (it is not the
+// server refusing the link) and the answer given meanwhile arrives. A 401 is
+// the server refusing the device: Run stops with ErrServer.
+func TestRemoteRunRetriesUnavailableServer(t *testing.T) {
+	var mu sync.Mutex
+	refuse := []int{http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusTooManyRequests}
+	streams := 0
+	w := newWorld(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/events") {
+				mu.Lock()
+				streams++
+				var code int
+				if len(refuse) > 0 {
+					code, refuse = refuse[0], refuse[1:]
+				}
+				mu.Unlock()
+				if code != 0 {
+					rw.WriteHeader(code)
+					return
+				}
+			}
+			h.ServeHTTP(rw, r)
+		})
+	})
+	c := w.call
+	must(t)(c.Add("bob", consent.Principal{Name: "Bob", Lang: "en"}))
+	l, err := w.client.Open(context.Background(), c, Request{RecordingID: "rec-remote-1", Notices: w.set, Participants: []string{"bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	answer(t, l.URLs["bob"], url.Values{"decision": {"given"}, "age": {"yes"}})
+	waitFor(t, 10*time.Second, "Bob's answer after three refused streams", func() bool {
+		for _, p := range c.State().Participants {
+			if p.ID == "bob" && p.Consent == consent.StatusGiven {
+				return true
+			}
+		}
+		return false
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Run stopped on a 5xx/429: %v", err)
+	default:
+	}
+	mu.Lock()
+	if streams < 4 {
+		t.Errorf("%d stream requests; want the three refused ones and one more", streams)
+	}
+	refuse = []int{http.StatusUnauthorized}
+	mu.Unlock()
+	// The stream in progress is cut (a replica dies); the next one gets 401.
+	w.srv.CloseClientConnections()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrServer) {
+			t.Fatalf("Run after a 401: %v; want ErrServer", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run kept retrying a 401")
+	}
+}

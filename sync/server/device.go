@@ -87,13 +87,16 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "bad-enrolment", "Invalid enrolment request", err.Error())
 		return
 	}
-	if s.fails.blocked(s.clientIP(r)) {
-		s.tooManyFailures(w)
+	give, ok := s.failAttempt(w, r) // devices.go: counted across replicas
+	if !ok {
 		return
 	}
 	err = s.cfg.Store.UseEnrolmentCode(r.Context(), hashToken(strings.TrimSpace(req.Code)), s.now())
+	if !errors.Is(err, ErrNotFound) {
+		give() // a used code (or our own failure) is no guess
+	}
 	if errors.Is(err, ErrNotFound) {
-		s.authFailed(r, "enrolment.failed")
+		s.audit(r.Context(), "anonymous", "enrolment.failed", "", routeLabel(r))
 		problem(w, http.StatusForbidden, "bad-code", "Enrolment code not valid", "The code is unknown, already used or expired. Ask your administrator for a new one (assentd enroll).")
 		return
 	}
@@ -652,15 +655,9 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusConflict, "finalised", "Recording already finalised", "This recording was finalised; it takes no more segments.")
 	}
 	// Per-device quotas: uploads in progress, then bytes started today.
-	ups, err := s.uploadsIn(ev.Context, "")
+	open, err := s.deviceUploads(ev.Context, d.ID)
 	if err != nil {
 		return none, tusd.FileInfoChanges{}, err
-	}
-	open := 0
-	for _, u := range ups {
-		if u.Device == d.ID {
-			open++
-		}
 	}
 	if open >= s.cfg.MaxUploadsPerDevice {
 		return none, tusd.FileInfoChanges{}, tusProblem(http.StatusTooManyRequests, "quota-uploads", "Too many uploads in progress",
@@ -674,7 +671,7 @@ func (s *Server) preCreate(ev tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoC
 			fmt.Sprintf("This device started %d bytes of uploads today (UTC), and %d more would pass the server's daily limit of %d; the rest syncs tomorrow, or ask the administrator to raise the limit.", used, ev.Upload.Size, s.cfg.MaxBytesPerDevicePerDay))
 	}
 	// Keep only what we need; the device id binds the upload to its owner.
-	return none, tusd.FileInfoChanges{MetaData: tusd.MetaData{
+	return none, tusd.FileInfoChanges{ID: newUploadID(d.ID), MetaData: tusd.MetaData{
 		"recording": meta.Recording, "index": strconv.Itoa(meta.Index), "sha256": meta.SHA256, "device": d.ID,
 	}}, nil
 }
@@ -791,7 +788,7 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 	// stored is exactly what was verified.
 	h2 := sha256.New()
 	key := segKey(meta.Recording, meta.Index)
-	_, err = s.cfg.Objects.Put(ctx, key, io.TeeReader(rc, h2))
+	_, err = s.cfg.Objects.Put(ctx, key, SizedReader{Reader: io.TeeReader(rc, h2), N: n})
 	rc.Close()
 	if err != nil {
 		return err
@@ -872,7 +869,18 @@ func (s *Server) ownUpload(next http.Handler) http.Handler {
 			return
 		}
 		id := strings.TrimPrefix(r.URL.Path, "/v1/uploads/")
-		if r.Method == http.MethodOptions || (r.Method == http.MethodPost && id == "") {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Method == http.MethodPost && id == "" {
+			// One creation per device at a time, on every replica (the
+			// recording lock, keyed by the device; no recording id has a
+			// colon): preCreate counts the device's uploads in progress and
+			// the new one exists before the next creation counts.
+			d := r.Context().Value(deviceKey).(Device)
+			unlock := s.locks.lock("uploads-of:" + d.ID)
+			defer unlock()
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -880,10 +888,7 @@ func (s *Server) ownUpload(next http.Handler) http.Handler {
 		var info tusd.FileInfo
 		err := errors.New("malformed upload id")
 		if validUploadID(id) {
-			var up tusd.Upload
-			if up, err = s.tusStore.GetUpload(r.Context(), id); err == nil {
-				info, err = up.GetInfo(r.Context())
-			}
+			info, err = s.uploadOwnerInfo(r.Context(), id)
 		}
 		if err != nil || info.MetaData["device"] != d.ID {
 			w.Header().Set("Tus-Resumable", "1.0.0")

@@ -2,17 +2,17 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	gosync "sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/assent-app/assent/sync/api"
+	"github.com/assent-app/assent/sync/server/bucket"
 )
 
 // ---- failed-attempt limits ---------------------------------------------------------
@@ -22,33 +22,55 @@ import (
 // then once per FailEvery; beyond that it gets 429 without its token or
 // code being looked at (and without an audit entry, so a flood cannot
 // flood the audit log either).
+//
+// On an SQL store the buckets are rows of the database (package bucket), so
+// the limit holds across every replica and across restarts: N replicas do
+// not give a guesser N times the tries. Only when the database does not
+// answer (or the store is not SQL) does this process count on its own.
 
 type failLimits struct {
-	mu    gosync.Mutex
-	every time.Duration
-	burst int
-	m     map[string]*rate.Limiter
+	every  time.Duration
+	burst  int
+	shared *bucket.SQL // nil: this process only
+	local  bucket.Memory
+	log    func(msg string, err error)
 }
 
-func (f *failLimits) get(ip string) *rate.Limiter {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) > 10000 { // bounded: forget old addresses wholesale
-		f.m = map[string]*rate.Limiter{}
-	}
-	l := f.m[ip]
-	if l == nil {
-		l = rate.NewLimiter(rate.Every(f.every), f.burst)
-		f.m[ip] = l
-	}
-	return l
+func (f *failLimits) rate() bucket.Rate {
+	return bucket.Rate{Burst: f.burst, PerMinute: float64(time.Minute) / float64(f.every)}
 }
 
-// blocked reports whether ip has no failures left (without using one).
-func (f *failLimits) blocked(ip string) bool { return f.get(ip).Tokens() < 1 }
+// key is the bucket of ip: a hash, so the table holds no addresses.
+func failKey(ip string) string {
+	h := sha256.Sum256([]byte("assentd-failed-auth\x00" + ip))
+	return hex.EncodeToString(h[:])
+}
 
-// failed uses one failure of ip; false if it had none left.
-func (f *failLimits) failed(ip string) bool { return f.get(ip).Allow() }
+// attempt takes one try of ip before its token or code is looked at, so
+// no more than the burst of guesses is ever checked, however many arrive at
+// once on however many replicas. With none left it returns false and how
+// long until the next. Otherwise give hands the try back: call it when the
+// token or code was right (only failures count).
+func (f *failLimits) attempt(ctx context.Context, ip string, now time.Time) (ok bool, wait time.Duration, give func()) {
+	key, r := failKey(ip), f.rate()
+	if f.shared != nil {
+		ok, wait, err := f.shared.Take(ctx, key, r, now)
+		if err == nil {
+			return ok, wait, func() {
+				if err := f.shared.Give(context.WithoutCancel(ctx), key, r); err != nil {
+					f.log("handing back a failed-attempt try", err)
+				}
+			}
+		}
+		f.log("shared failed-attempt limit unavailable; counting on this replica", err)
+	}
+	ok, wait = f.local.Take(key, r, now)
+	return ok, wait, func() { f.local.Give(key, r) }
+}
+
+// ClientIP is the client address of r as the server counts it for rate
+// limits (see clientIP); the consent pages use it too (cmd/assentd).
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 
 // clientIP is the address failed attempts are counted for. Behind the
 // proxy that -forwarded-headers trusts, every request comes from the proxy,
@@ -74,17 +96,18 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-func (s *Server) tooManyFailures(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(s.fails.every.Seconds())+1))
+// failAttempt takes one failed-attempt try of the request's client before
+// its admin token or enrolment code is checked; when none is left it answers
+// 429 with Retry-After and returns false. Call give when the check passed.
+func (s *Server) failAttempt(w http.ResponseWriter, r *http.Request) (give func(), ok bool) {
+	ok, wait, give := s.fails.attempt(r.Context(), s.clientIP(r), s.now())
+	if ok {
+		return give, true
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 	problem(w, http.StatusTooManyRequests, "too-many-failures", "Too many failed attempts",
 		"This address sent too many wrong admin tokens or enrolment codes. Wait a minute, then check the token or ask for a new code.")
-}
-
-// authFailed audits and counts a failed admin or enrolment attempt.
-func (s *Server) authFailed(r *http.Request, action string) {
-	if s.fails.failed(s.clientIP(r)) {
-		s.audit(r.Context(), "anonymous", action, "", routeLabel(r))
-	}
+	return nil, false
 }
 
 // strongAdminToken: at least 20 characters with at least 8 different ones.

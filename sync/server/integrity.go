@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,6 +217,95 @@ func s3UploadsOf(ctx context.Context, st s3store.S3Store, id string) ([]uploadFi
 		}
 	}
 	return out, nil
+}
+
+// newUploadID is the id of a new upload of device: 32 hex digits (tusd's
+// form), the first 12 the device's tag, the other 20 random, so the
+// uploads in progress of one device are one prefix in the bucket.
+func newUploadID(device string) string {
+	var r [10]byte
+	rand.Read(r[:])
+	return deviceUploadTag(device) + hex.EncodeToString(r[:])
+}
+
+func deviceUploadTag(device string) string {
+	h := sha256.Sum256([]byte("assentd-upload-of\x00" + device))
+	return hex.EncodeToString(h[:6])
+}
+
+// deviceUploads counts the uploads in progress of device (the per-device
+// quota). In the bucket it is one LIST of the device's prefix (its
+// newUploadID tag), not a read of every upload's info: it runs at every
+// upload creation. Uploads created before ids carried the tag are not
+// counted; they expire after UploadTTL.
+func (s *Server) deviceUploads(ctx context.Context, device string) (int, error) {
+	st, ok := s.tusStore.(s3store.S3Store)
+	if !ok {
+		ups, err := s.localUploadsOf("")
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, u := range ups {
+			if u.Device == device {
+				n++
+			}
+		}
+		return n, nil
+	}
+	c, ok := st.Service.(*s3.Client)
+	if !ok {
+		return 0, fmt.Errorf("the upload store's S3 client (%T) cannot list", st.Service)
+	}
+	n := 0
+	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(st.Bucket),
+		Prefix: aws.String(st.MetadataObjectPrefix + deviceUploadTag(device))})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("list the device's uploads in the bucket: %w", err)
+		}
+		for _, o := range page.Contents {
+			if strings.HasSuffix(aws.ToString(o.Key), ".info") {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// uploadOwnerInfo reads what the ownership check of a tus request needs
+// (the upload's id and metadata). In the bucket that is its info object
+// alone: one GET, where s3store's GetInfo also lists the multipart parts
+// and looks for a part buffer (three requests), which tusd then does again
+// for the request itself.
+func (s *Server) uploadOwnerInfo(ctx context.Context, id string) (tusd.FileInfo, error) {
+	st, ok := s.tusStore.(s3store.S3Store)
+	c, isClient := st.Service.(*s3.Client)
+	if !ok || !isClient {
+		up, err := s.tusStore.GetUpload(ctx, id)
+		if err != nil {
+			return tusd.FileInfo{}, err
+		}
+		return up.GetInfo(ctx)
+	}
+	obj, _, found := strings.Cut(id, "+")
+	if !found {
+		return tusd.FileInfo{}, tusd.ErrNotFound // s3store's ids are "<object>+<multipart upload>"
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(st.MetadataObjectPrefix + obj + ".info")})
+	if err != nil {
+		return tusd.FileInfo{}, err
+	}
+	defer out.Body.Close()
+	var info tusd.FileInfo
+	if err := json.NewDecoder(io.LimitReader(out.Body, 1<<20)).Decode(&info); err != nil {
+		return tusd.FileInfo{}, err
+	}
+	if info.ID != id {
+		return tusd.FileInfo{}, tusd.ErrNotFound
+	}
+	return info, nil
 }
 
 // localUploadsOf lists the uploads in Config.UploadDir (filestore).

@@ -91,3 +91,13 @@ func (l LocalObjects) DeletePrefix(ctx context.Context, prefix string) error {
 	}
 	return nil
 }
+
+// SizedReader is a reader of exactly N bytes; Objects may use the length
+// (S3Objects sends an object of known length in one request).
+type SizedReader struct {
+	io.Reader
+	N int64
+}
+
+// Size is the number of bytes the reader yields.
+func (r SizedReader) Size() int64 { return r.N }

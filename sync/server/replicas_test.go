@@ -37,7 +37,10 @@ type cluster struct {
 	bucket   *S3Objects
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t *testing.T, n int) *cluster { t.Helper(); return newClusterCfg(t, n, nil) }
+
+// newClusterCfg is newCluster with every replica's Config changed by mod.
+func newClusterCfg(t *testing.T, n int, mod func(*Config)) *cluster {
 	t.Helper()
 	dsn := emptyPostgres(t)
 	objs := realS3(t)
@@ -62,13 +65,17 @@ func newCluster(t *testing.T, n int) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := New(Config{
+		cfg := Config{
 			Store: st, Objects: o, UploadDir: filepath.Join(h.dir, fmt.Sprintf("uploads-%d", i)),
 			Uploads:    UploadStore{S3: s3cfg, Locker: locker},
 			AdminToken: testAdmin, SubjectSalt: []byte("0123456789abcdef-salt"), EscrowRecipient: "age1escrowrecipientfortests0000000000000000000000000000000",
 			Now:       now,
 			PolicyKey: testPolicyKey, // every replica signs and opens policies with the same key (ASSENTD_POLICY_KEY)
-		})
+		}
+		if mod != nil {
+			mod(&cfg)
+		}
+		srv, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -81,9 +81,19 @@ func s3Err(op, key string, err error) error {
 	return fmt.Errorf("S3 %s %s: %w", op, key, err)
 }
 
-// Put uploads the object. S3 makes it visible only once complete.
+// Put uploads the object. S3 makes it visible only once complete. When the
+// reader knows its length (Len, as bytes.Reader and strings.Reader, or
+// Size, as SizedReader) an object up to the part size is one PUT request;
+// otherwise it is a multipart upload (three requests at least).
 func (s *S3Objects) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
-	info, err := s.c.PutObject(ctx, s.bucket, key, r, -1, minio.PutObjectOptions{
+	size := int64(-1)
+	switch v := r.(type) {
+	case interface{ Len() int }:
+		size = int64(v.Len())
+	case interface{ Size() int64 }:
+		size = v.Size()
+	}
+	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    16 << 20,
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
 	"github.com/assent-app/assent/sync/api"
+	"github.com/assent-app/assent/sync/server/bucket"
 
 	tusd "github.com/tus/tusd/v2/pkg/handler"
 	xslog "golang.org/x/exp/slog"
@@ -59,7 +60,8 @@ type Config struct {
 	// devices rotate it (POST /v1/device/token) before then. 180 days if zero.
 	TokenTTL time.Duration
 	// FailEvery and FailBurst rate-limit failed admin and enrolment
-	// attempts per client address; 6 s and 10 if zero.
+	// attempts per client address; 6 s and 10 if zero. On an SQL store the
+	// count is in the database, shared by every replica.
 	FailEvery time.Duration
 	FailBurst int
 	// PublicURL is the server's URL as clients reach it (e.g. behind a
@@ -176,6 +178,10 @@ func New(cfg Config) (*Server, error) {
 		s.locks.shared = rl
 	}
 	s.locks.log = func(msg string, err error) { s.log.Warn(msg, "err", err.Error()) }
+	s.fails.log = func(msg string, err error) { s.log.Error(msg, "err", err.Error()) }
+	if db, pg, ok := SQLDB(cfg.Store); ok {
+		s.fails.shared = bucket.NewSQL(db, pg) // devices.go: failed attempts counted across replicas
+	}
 	if cfg.AdminToken == "" {
 		if _, err := hex.Decode(s.adminHash[:], []byte(cfg.AdminTokenHash)); err != nil {
 			return nil, errors.New("server: AdminTokenHash must be 64 hex digits")
@@ -432,18 +438,19 @@ func (s *Server) device(f func(http.ResponseWriter, *http.Request, Device)) http
 
 func (s *Server) admin(f http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.fails.blocked(s.clientIP(r)) {
-			s.tooManyFailures(w)
+		give, ok := s.failAttempt(w, r) // devices.go: counted across replicas
+		if !ok {
 			return
 		}
 		t := bearer(r.Header)
 		h := sha256.Sum256([]byte(t))
 		if t == "" || subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
-			s.authFailed(r, "admin.auth-failed")
+			s.audit(r.Context(), "anonymous", "admin.auth-failed", "", routeLabel(r))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="assentd-admin"`)
 			problem(w, http.StatusUnauthorized, "unauthenticated", "Admin not authenticated", "Send the admin token configured for assentd (ASSENTD_ADMIN_TOKEN) as 'Authorization: Bearer <token>'.")
 			return
 		}
+		give()
 		f(w, r)
 	}
 }

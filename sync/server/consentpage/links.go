@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/assent-app/assent/sync/server/bucket"
 )
 
 // newToken returns a 256-bit random URL token and its hex SHA-256 (the
@@ -356,47 +356,19 @@ func (m *memLinks) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 func (m *memLinks) Watch(id string) (<-chan struct{}, func()) { return m.hub.watch(id) }
 
 // Rate is a rate limit: Burst requests at once, refilled at PerMinute.
-type Rate struct {
-	Burst     int
-	PerMinute float64
-}
+type Rate = bucket.Rate
 
-// limiter rate-limits by key (client address or token hash), one
-// golang.org/x/time/rate limiter per key.
+// limiter rate-limits by key (client address or token hash) in this
+// process: the buckets of package bucket, without a database.
 type limiter struct {
-	mu   sync.Mutex
 	rate Rate
-	m    map[string]*rate.Limiter
+	mem  bucket.Memory
 }
 
-func newLimiter(r Rate) *limiter { return &limiter{rate: r, m: map[string]*rate.Limiter{}} }
+func newLimiter(r Rate) *limiter { return &limiter{rate: r} }
 
 // allow takes one request from key's bucket; it returns false and how long
 // to wait when the bucket is empty.
 func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.m[key]
-	if b == nil {
-		if len(l.m) > 100000 {
-			l.gcLocked(now)
-		}
-		b = rate.NewLimiter(rate.Limit(l.rate.PerMinute/60), l.rate.Burst)
-		l.m[key] = b
-	}
-	r := b.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// gcLocked drops limiters that have refilled completely.
-func (l *limiter) gcLocked(now time.Time) {
-	for k, b := range l.m {
-		if b.TokensAt(now) >= float64(l.rate.Burst) {
-			delete(l.m, k)
-		}
-	}
+	return l.mem.Take(key, l.rate, now)
 }

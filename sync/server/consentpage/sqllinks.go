@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/assent-app/assent/sync/server/bucket"
 )
 
 // Schema is the SQL of the link tables (assentd's schema migration 3; see
@@ -25,7 +27,8 @@ func Schema(postgres bool) []string {
 		`CREATE INDEX IF NOT EXISTS consent_links_end ON consent_links(end_ns)`,
 		`CREATE TABLE IF NOT EXISTS consent_tokens (token_hash TEXT PRIMARY KEY, link_id TEXT NOT NULL, slot TEXT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS consent_tokens_link ON consent_tokens(link_id)`,
-		// Rate-limit buckets shared by the replicas; key is a SHA-256 (never an address).
+		// Rate-limit buckets shared by the replicas (package bucket: consent pages and
+		// failed admin/enrolment attempts); key is a SHA-256 (never an address).
 		`CREATE TABLE IF NOT EXISTS consent_rate (key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, last_ns BIGINT NOT NULL)`,
 	}
 }
@@ -47,6 +50,8 @@ type SQLLinks struct {
 	pg  bool
 	hub *hub
 	log *slog.Logger
+	// buckets are the shared rate limits (table consent_rate).
+	buckets *bucket.SQL
 	// listening is closed once Listen receives notifications (tests).
 	listening chan struct{}
 }
@@ -57,7 +62,7 @@ func NewSQLLinks(db *sql.DB, postgres bool, log *slog.Logger) *SQLLinks {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &SQLLinks{db: db, pg: postgres, hub: newHub(), log: log, listening: make(chan struct{})}
+	return &SQLLinks{db: db, pg: postgres, hub: newHub(), log: log, listening: make(chan struct{}), buckets: bucket.NewSQL(db, postgres)}
 }
 
 func (s *SQLLinks) q(query string) string {
@@ -218,37 +223,10 @@ func (s *SQLLinks) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
 }
 
 // Take takes one request from the shared token bucket key (a hash), so a
-// rate limit holds across replicas. It returns false and the wait when the
-// bucket is empty.
+// rate limit holds across replicas (package bucket: one atomic statement).
+// It returns false and the wait when the bucket is empty.
 func (s *SQLLinks) Take(ctx context.Context, key string, r Rate, now time.Time) (bool, time.Duration, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, 0, err
-	}
-	defer tx.Rollback()
-	sel := `SELECT tokens, last_ns FROM consent_rate WHERE key = ?`
-	if s.pg {
-		sel += ` FOR UPDATE`
-	}
-	tokens, last := float64(r.Burst), now.UnixNano()
-	err = tx.QueryRowContext(ctx, s.q(sel), key).Scan(&tokens, &last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return false, 0, err
-	}
-	if el := now.UnixNano() - last; el > 0 {
-		tokens = min(float64(r.Burst), tokens+float64(el)/float64(time.Minute)*r.PerMinute)
-	}
-	ok, wait := tokens >= 1, time.Duration(0)
-	if ok {
-		tokens--
-	} else {
-		wait = time.Duration((1 - tokens) / r.PerMinute * float64(time.Minute))
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO consent_rate (key, tokens, last_ns) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, last_ns = excluded.last_ns`),
-		key, tokens, max(last, now.UnixNano())); err != nil {
-		return false, 0, err
-	}
-	return ok, wait, tx.Commit()
+	return s.buckets.Take(ctx, key, r, now)
 }
 
 func (s *SQLLinks) Watch(id string) (<-chan struct{}, func()) { return s.hub.watch(id) }
