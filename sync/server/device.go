@@ -700,6 +700,24 @@ func (s *Server) preTerminate(ev tusd.HookEvent) (tusd.HTTPResponse, error) {
 	return tusd.HTTPResponse{}, nil
 }
 
+// completeReader reads an upload that holds all its bytes. In S3 a replica
+// killed after storing the last byte and before tusd finished the upload
+// (s3store completes the multipart upload in FinishUpload) leaves every
+// byte stored but no object to read: tusd answers ERR_INCOMPLETE_UPLOAD
+// for ever, and a resumed PATCH finds nothing left to send. The upload is
+// finished here, once, and read again.
+func (s *Server) completeReader(ctx context.Context, up tusd.Upload) (io.ReadCloser, error) {
+	rc, err := up.GetReader(ctx)
+	var te tusd.Error
+	if err == nil || !errors.As(err, &te) || te.ErrorCode != "ERR_INCOMPLETE_UPLOAD" {
+		return rc, err
+	}
+	if ferr := up.FinishUpload(ctx); ferr != nil {
+		return nil, fmt.Errorf("finishing an upload whose bytes are all stored: %w", ferr)
+	}
+	return up.GetReader(ctx)
+}
+
 // commit verifies a complete tus upload's SHA-256, moves it into object
 // storage and records the segment. A mismatching upload is discarded.
 func (s *Server) commit(ctx context.Context, uploadID string) error {
@@ -719,7 +737,7 @@ func (s *Server) commit(ctx context.Context, uploadID string) error {
 		return tusProblem(http.StatusBadRequest, "bad-upload-metadata", "Invalid upload metadata", err.Error())
 	}
 	// Hash the received bytes first; only a matching segment reaches object storage.
-	rc, err := up.GetReader(ctx)
+	rc, err := s.completeReader(ctx, up)
 	if err != nil {
 		return err
 	}

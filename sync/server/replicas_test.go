@@ -310,3 +310,80 @@ func TestReplicasServeOneCluster(t *testing.T) {
 		t.Fatal("the answer given on replica 0 never reached the stream on replica 2")
 	}
 }
+
+// A replica killed after the last byte of a segment reached S3 and before
+// tusd finished the upload (completed the multipart upload) left every byte
+// stored but no object: the device's HEAD then says complete, a PATCH has
+// nothing to send, and commit answered ERR_INCOMPLETE_UPLOAD for ever — the
+// recording could never sync (found by TestNothingLostOnCrash_KillOneReplica
+// under load). The commit through another replica now finishes the upload
+// and stores the segment.
+func TestNothingLostOnCrash_ReplicaKilledBeforeUploadFinished(t *testing.T) {
+	c := newCluster(t, 2)
+	h := c.h
+	d := h.enrol(1)
+	rec := "rec-unfinished"
+	resp, body := h.do("POST", "/v1/recordings", d.token, map[string]any{"id": rec, "record": json.RawMessage(makeRecord(t, d.key, rec, false, "ann@example.com"))})
+	if resp.StatusCode != 201 {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	data := segData(rec, 1)
+	req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Upload-Length", strconv.Itoa(len(data)))
+	req.Header.Set("Upload-Metadata", meta(map[string]string{"recording": rec, "index": "1", "sha256": sum(data)}))
+	cr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr.Body.Close()
+	if cr.StatusCode != 201 {
+		t.Fatalf("create upload: %d", cr.StatusCode)
+	}
+	loc := cr.Header.Get("Location")
+	id := loc[strings.LastIndexByte(loc, '/')+1:]
+	// What the killed replica did before dying: every byte written to the
+	// store, FinishUpload (and the commit hook) never run.
+	up, err := c.servers[0].tusStore.GetUpload(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := up.WriteChunk(t.Context(), 0, bytes.NewReader(data)); err != nil || n != int64(len(data)) {
+		t.Fatalf("write chunk: %d %v", n, err)
+	}
+	if _, err := up.GetReader(t.Context()); err == nil {
+		t.Fatal("the store already reads the unfinished upload: this test no longer reproduces the crash")
+	}
+	// The device resumes through the other replica: HEAD says complete,
+	// so it commits.
+	hr, _ := http.NewRequest("HEAD", loc, nil)
+	hr.Header.Set("Authorization", "Bearer "+d.token)
+	hr.Header.Set("Tus-Resumable", "1.0.0")
+	hresp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hresp.Body.Close()
+	if hresp.Header.Get("Upload-Offset") != strconv.Itoa(len(data)) {
+		t.Fatalf("HEAD after the crash: offset %q of %d", hresp.Header.Get("Upload-Offset"), len(data))
+	}
+	resp, body = h.do("POST", "/v1/recordings/"+rec+"/segments/1/commit", d.token, CommitRequest{Upload: id})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("commit after the crash: %d %s", resp.StatusCode, body)
+	}
+	rc, err := c.bucket.Get(t.Context(), segKey(rec, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("segment stored as %d different bytes", len(got))
+	}
+	resp, body = h.do("PUT", "/v1/recordings/"+rec+"/final", d.token, map[string]any{"record": json.RawMessage(makeRecord(t, d.key, rec, true, "ann@example.com")),
+		"segments": []SegmentInfo{{Index: 1, Size: int64(len(data)), SHA256: sum(data)}}})
+	if resp.StatusCode != 200 {
+		t.Fatalf("finalise: %d %s", resp.StatusCode, body)
+	}
+}
