@@ -129,16 +129,25 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		}
 		callName, callFollow = "pulse:"+src, followOutput
 	}
+	router, err := openCallRouter(ctx, cfg.CallInput) // callonly.go: only the call app's sound
+	if err != nil {
+		return nil, err
+	}
+	if router != nil {
+		callName = "pulse:" + router.sinkName() + ".monitor"
+	}
 
 	paMu.Lock()
 	defer paMu.Unlock()
 	if err := paInit(); err != nil {
+		router.close()
 		return nil, err
 	}
-	s := &paSource{}
+	s := &paSource{router: router}
 	mic, err := openInput(micName, "microphone")
 	if err != nil {
 		paTerminate()
+		router.close()
 		return nil, err
 	}
 	mic.follow = micFollow
@@ -148,6 +157,7 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		if err != nil {
 			mic.stream.Close()
 			paTerminate()
+			router.close()
 			return nil, err
 		}
 		call.follow = callFollow
@@ -188,6 +198,8 @@ type paSource struct {
 	wantMu    sync.Mutex
 	cur       []string // source each input captures (under wantMu)
 	switches  atomic.Int64
+
+	router *callRouter // recording only the call app's sound (callonly_linux.go), or nil
 }
 
 func findDevice(name string) (*portaudio.DeviceInfo, error) {
@@ -299,7 +311,7 @@ func (s *paSource) Start() error {
 
 // startFollowing watches the sound server when an input follows a default.
 func (s *paSource) startFollowing() {
-	follows := false
+	follows := s.router != nil
 	for _, in := range s.in {
 		if in.follow != followNone {
 			follows = true
@@ -320,7 +332,8 @@ func (s *paSource) startFollowing() {
 			if ev.Failed != nil {
 				return
 			}
-			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" {
+			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" &&
+				(s.router == nil || ev.Facet != "sink-input" || ev.Kind != "new") {
 				continue
 			}
 			// Changes come in bursts (a device appears: sink, source, server
@@ -338,6 +351,9 @@ func (s *paSource) startFollowing() {
 				}
 			}
 			s.resolve(ctx)
+			if s.router != nil {
+				_ = s.router.refresh(ctx) // a stream that ended meanwhile: the next event tries again
+			}
 		}
 	}()
 }
@@ -439,5 +455,8 @@ func (s *paSource) Close() error {
 		}
 	}
 	paTerminate()
+	if err := s.router.close(); err != nil && first == nil {
+		first = err
+	}
 	return first
 }

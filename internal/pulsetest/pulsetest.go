@@ -15,6 +15,9 @@
 package pulsetest
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,4 +157,103 @@ func (s *Server) FakeCallApp(t testing.TB, name, binary string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// PlayApp plays a WAV file as an application would: a playback stream
+// whose application.name is name and application.process.binary is binary
+// (a fake "Zoom" playing the far end, a "Firefox" playing music), to sink
+// ("" = the default output). It returns a function that waits for the end.
+func (s *Server) PlayApp(t testing.TB, name, binary, sink, wav string) (wait func()) {
+	t.Helper()
+	args := []string{"-s", s.Addr, "--client-name=" + name, "--property=application.process.binary=" + binary}
+	if sink != "" {
+		args = append(args, "-d", sink)
+	}
+	cmd := exec.Command("paplay", append(args, wav)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return func() { <-done }
+}
+
+// Record records a source (e.g. "speakers.monitor": what the rep hears) as
+// 48 kHz mono float samples until stop is called. It returns once the
+// source's stream is arriving, so nothing played next is missed.
+func (s *Server) Record(t testing.TB, source string) (stop func() []float32) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rec.raw")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("parec", "-s", s.Addr, "-d", source, "--rate=48000", "--channels=1",
+		"--format=float32le", "--raw", "--latency-msec=20")
+	cmd.Stdout = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); f.Close() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := f.Stat(); err == nil && st.Size() >= 9600 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parec delivered nothing from %s within 10 s", source)
+		}
+	}
+	return func() []float32 {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		f.Close()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, len(b)/4)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return out
+	}
+}
+
+// SinkOf names the outputs the playback streams of an application
+// (application.name) play to now.
+func (s *Server) SinkOf(t testing.TB, app string) []string {
+	t.Helper()
+	out := s.Pactl(t, "-f", "json", "list", "sink-inputs")
+	var raw []struct {
+		Sink       int               `json:"sink"`
+		Properties map[string]string `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("pactl list sink-inputs: %v", err)
+	}
+	names := map[int]string{}
+	var sinks []struct {
+		Index int    `json:"index"`
+		Name  string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(s.Pactl(t, "-f", "json", "list", "sinks")), &sinks); err != nil {
+		t.Fatalf("pactl list sinks: %v", err)
+	}
+	for _, sk := range sinks {
+		names[sk.Index] = sk.Name
+	}
+	var where []string
+	for _, r := range raw {
+		if r.Properties["application.name"] == app {
+			where = append(where, names[r.Sink])
+		}
+	}
+	return where
+}
+
+// Modules lists the loaded modules' arguments (pactl list short modules).
+func (s *Server) Modules(t testing.TB) string {
+	t.Helper()
+	return s.Pactl(t, "list", "short", "modules")
 }
