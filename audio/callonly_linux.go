@@ -47,7 +47,7 @@ type callRouter struct {
 	closed     bool
 	sinkModule int
 	loopModule int
-	output     string         // the output the loopback plays to
+	output     string          // the output the loopback plays to
 	moved      map[int]movedTo // playback stream index → where it came from
 	moves      atomic.Int64
 }
@@ -318,6 +318,5 @@ func processAlive(pid int, start uint64) bool {
 	}
 	return s == start
 }
-
 
 func (r *callRouter) sinkName() string { return r.sink }
