@@ -200,6 +200,10 @@ type paSource struct {
 	switches  atomic.Int64
 
 	router *callRouter // recording only the call app's sound (callonly_linux.go), or nil
+
+	ls          lockstep // two inputs kept together (drift.go); only the reader touches it
+	rebaseDrift atomic.Bool
+	corrections [2]atomic.Int64
 }
 
 func findDevice(name string) (*portaudio.DeviceInfo, error) {
@@ -390,6 +394,7 @@ func (s *paSource) resolve(ctx context.Context) {
 		s.cur[i] = want
 		s.wantMu.Unlock()
 		s.switches.Add(1)
+		s.rebaseDrift.Store(true) // the new device has its own latency
 	}
 }
 
@@ -404,9 +409,12 @@ func (s *paSource) Read(buf []float32) error {
 	if len(buf) != FrameSize*ch {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
+	if ch == 2 {
+		return s.readStereo(buf) // drift.go: two device clocks kept together
+	}
 	for c, in := range s.in {
-		if err := in.stream.Read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
-			return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
+		if err := in.read(); err != nil {
+			return err
 		}
 		if ch == 1 {
 			copy(buf, in.buf)
@@ -417,6 +425,37 @@ func (s *paSource) Read(buf []float32) error {
 		}
 	}
 	return nil
+}
+
+func (in *paInput) read() error {
+	if err := in.stream.Read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
+		return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
+	}
+	return nil
+}
+
+// readStereo reads the microphone and the call input in lock-step,
+// dropping a frame of the one whose clock runs ahead now and then.
+func (s *paSource) readStereo(buf []float32) error {
+	if s.rebaseDrift.Swap(false) {
+		s.ls.drift.rebase()
+	}
+	err := s.ls.round(buf, func(c int) ([]float32, error) {
+		return s.in[c].buf, s.in[c].read()
+	}, func(c int) (int, bool) {
+		n, err := s.in[c].stream.AvailableToRead()
+		return n, err == nil
+	})
+	d := s.ls.drift.corrections()
+	s.corrections[0].Store(d[0])
+	s.corrections[1].Store(d[1])
+	return err
+}
+
+// DriftCorrections says how many frames were dropped from the microphone
+// and from the call input to keep them together (drift.go).
+func (s *paSource) DriftCorrections() (mic, call int64) {
+	return s.corrections[0].Load(), s.corrections[1].Load()
 }
 
 func (s *paSource) sources() []string {
