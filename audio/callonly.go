@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -159,4 +160,31 @@ func (s *paSource) CallAppName() string {
 		return ""
 	}
 	return s.router.app
+}
+
+// callAppCapturing names the call application that uses the microphone
+// now; an application that is not a browser wins over a browser (a tab on
+// a call besides Zoom is rare; music in a browser besides a call is not).
+func callAppCapturing(ctx context.Context) (string, error) {
+	streams, err := CaptureStreams(ctx)
+	if err != nil {
+		return "", err
+	}
+	found := ""
+	for _, st := range streams {
+		if st.Tag != "" || st.PID == os.Getpid() {
+			continue
+		}
+		name, ok := CallAppName(st.App, st.Binary)
+		if !ok {
+			continue
+		}
+		if found == "" || (isBrowser(found) && !isBrowser(name)) {
+			found = name
+		}
+	}
+	if found == "" {
+		return "", ErrNoCallApp
+	}
+	return found, nil
 }

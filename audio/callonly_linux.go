@@ -99,33 +99,6 @@ func newCallRouter(ctx context.Context, app string) (*callRouter, error) {
 	return r, nil
 }
 
-// callAppCapturing names the call application that uses the microphone
-// now; an application that is not a browser wins over a browser (a tab on
-// a call besides Zoom is rare; music in a browser besides a call is not).
-func callAppCapturing(ctx context.Context) (string, error) {
-	streams, err := CaptureStreams(ctx)
-	if err != nil {
-		return "", err
-	}
-	found := ""
-	for _, st := range streams {
-		if st.Tag != "" || st.PID == os.Getpid() {
-			continue
-		}
-		name, ok := CallAppName(st.App, st.Binary)
-		if !ok {
-			continue
-		}
-		if found == "" || (isBrowser(found) && !isBrowser(name)) {
-			found = name
-		}
-	}
-	if found == "" {
-		return "", ErrNoCallApp
-	}
-	return found, nil
-}
-
 func loadModule(ctx context.Context, name string, args ...string) (int, error) {
 	out, err := pactlRaw(ctx, append([]string{"load-module", name}, args...)...)
 	if err != nil {

@@ -30,21 +30,6 @@ func padWAV(t *testing.T, wav string, lead float64) string {
 	return out
 }
 
-// soxWAV makes a 48 kHz mono WAV with sox's synth (music, silence).
-func soxWAV(t *testing.T, name string, synth ...string) (string, []float32) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), name)
-	args := append([]string{"-n", "-r", "48000", "-c", "1", "-b", "16", out, "synth"}, synth...)
-	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
-		t.Fatalf("sox: %v %s", err, b)
-	}
-	s, _, err := ReadWAV(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, s
-}
-
 // TestRealCallOnlyRecordsOnlyTheCallApp: a fake Zoom (using the microphone)
 // plays the far end while "Firefox" plays music to the same default output.
 // With the call audio set to "only the call app", the right channel holds

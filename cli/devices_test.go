@@ -27,3 +27,29 @@ func TestCallInputFlags(t *testing.T) {
 		t.Fatalf("flag over settings: %+v", cc)
 	}
 }
+
+// TestCallInputOnlyTheCallApp: --call-input app (or app:NAME) records only
+// the call app's sound; when that cannot be done the error says how to
+// record everything instead.
+func TestCallInputOnlyTheCallApp(t *testing.T) {
+	var out, errOut strings.Builder
+	e := &env{stdout: &out, stderr: &errOut}
+	cfg := config.Default()
+	for _, in := range []string{"app", "app:Zoom"} {
+		if cc := captureConfig(e, cfg, "", in); cc.CallInput != in {
+			t.Fatalf("--call-input %s: %+v", in, cc)
+		}
+	}
+	cfg.CallInput = "app"
+	if cc := captureConfig(e, cfg, "", ""); cc.CallInput != "app" {
+		t.Fatalf("setting app: %+v", cc)
+	}
+	if cc := captureConfig(e, cfg, "", "output"); cc.CallInput != audio.CallOutput {
+		t.Fatalf("--call-input output over the setting: %+v", cc)
+	}
+	for _, err := range []error{audio.ErrNoCallApp, audio.ErrCallOnlyUnsupported} {
+		if msg := captureError(err).Error(); !strings.Contains(msg, "--call-input output") {
+			t.Fatalf("%q does not say how to record everything instead", msg)
+		}
+	}
+}

@@ -304,6 +304,11 @@ func (b *Backend) OpenMeter(ids []string) (app.Meter, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, onlyApp := audio.IsCallAppInput(cc.CallInput); onlyApp {
+		// A level meter never re-routes the rep's sound: it meters what the
+		// computer plays, of which the call app's sound is part.
+		cc.CallInput = audio.CallOutput
+	}
 	src, err := audio.OpenCapture(cc)
 	if err != nil {
 		return nil, err
