@@ -46,6 +46,8 @@ type Backend struct {
 	meter    *meter
 	sync     *syncer
 
+	cleanOnce gosync.Once // call-only routing left by a killed recording (soundChecks)
+
 	devs     []app.Device
 	devErr   error
 	scanning chan struct{} // closed when the running device scan ends
@@ -228,6 +230,13 @@ func (b *Backend) soundChecks() []app.Check {
 			Fix: "Start PulseAudio or PipeWire (on most desktops, log out and in again), then choose Check again."},
 			{Name: "Input device", Problem: "Without a sound server no microphone can be found.", Fix: "Fix the sound server first."}}
 	}
+	// A recording killed while it recorded only the call app's sound left
+	// its routing on the sound server: the first check undoes it.
+	b.cleanOnce.Do(func() {
+		if err := audio.CleanupCallRouting(context.Background()); err != nil {
+			slog.Debug("call audio routing left behind", "err", err)
+		}
+	})
 	devs, err := b.scanDevices(CheckTimeout)
 	switch {
 	case errors.Is(err, errCheckTimeout):
