@@ -441,7 +441,10 @@ func (s *paSource) readStereo(buf []float32) error {
 		s.ls.drift.rebase()
 	}
 	err := s.ls.round(buf, func(c int) ([]float32, error) {
-		return s.in[c].buf, s.in[c].read()
+		if err := s.in[c].read(); err != nil {
+			return nil, err
+		}
+		return s.in[c].buf, nil
 	}, func(c int) (int, bool) {
 		n, err := s.in[c].stream.AvailableToRead()
 		return n, err == nil
