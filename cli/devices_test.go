@@ -53,3 +53,28 @@ func TestCallInputOnlyTheCallApp(t *testing.T) {
 		}
 	}
 }
+
+// callAppSource stands for a capture that records only a call app's sound.
+type callAppSource struct{ app string }
+
+func (callAppSource) Channels() int         { return 2 }
+func (callAppSource) Start() error          { return nil }
+func (callAppSource) Read([]float32) error  { return nil }
+func (callAppSource) Close() error          { return nil }
+func (s callAppSource) CallAppName() string { return s.app }
+
+// TestRecordSaysWhoseSoundIsRecorded: assent record prints which
+// application's sound is the other side of the call.
+func TestRecordSaysWhoseSoundIsRecorded(t *testing.T) {
+	var out, errOut strings.Builder
+	e := &env{stdout: &out, stderr: &errOut}
+	sayCallAudio(e, callAppSource{app: "Zoom"})
+	if got := errOut.String(); got != "Call audio: only Zoom's sound (not notifications, music or other apps)\n" {
+		t.Fatalf("printed %q", got)
+	}
+	errOut.Reset()
+	sayCallAudio(e, callAppSource{})
+	if errOut.Len() != 0 {
+		t.Fatalf("printed %q for a capture of everything", errOut.String())
+	}
+}
