@@ -39,9 +39,20 @@ func padWAV(t *testing.T, wav string, lead float64) string {
 // module left on the sound server.
 func TestRealCallOnlyRecordsOnlyTheCallApp(t *testing.T) {
 	testenv.RequirePulse(t)
+	callOnlyRecording(t, pulsetest.Start)
+}
+
+// TestRealCallOnlyOnPipeWire: the same on a private PipeWire (pipewire,
+// wireplumber, pipewire-pulse), which runs the same modules and commands.
+func TestRealCallOnlyOnPipeWire(t *testing.T) {
+	testenv.RequirePulse(t)
+	callOnlyRecording(t, pulsetest.StartPipeWire)
+}
+
+func callOnlyRecording(t *testing.T, start func(testing.TB) *pulsetest.Server) {
 	needTool(t, "sox")
 	retryOnce(t, func(tr *attempt) {
-		srv := pulsetest.Start(t)
+		srv := start(t)
 		srv.FakeCallApp(t, "Zoom", "zoom") // Zoom holds the microphone: it is the call app
 		wavA, farA := speechWAV(t, "Hello, this is the customer speaking through Zoom. Can you hear me clearly?")
 		wavB, farB := speechWAV(t, "And now Zoom opened a second stream, after the screen share started.")
@@ -158,7 +169,13 @@ func TestRealCallOnlyCloseWithoutStart(t *testing.T) {
 // it: the sound server moves Zoom back to the default output.
 func TestRealCallOnlyKilledRecordingCleanedUp(t *testing.T) {
 	testenv.RequirePulse(t)
-	srv := pulsetest.Start(t)
+	for name, start := range map[string]func(testing.TB) *pulsetest.Server{"PulseAudio": pulsetest.Start, "PipeWire": pulsetest.StartPipeWire} {
+		t.Run(name, func(t *testing.T) { killedCallOnly(t, start) })
+	}
+}
+
+func killedCallOnly(t *testing.T, start func(testing.TB) *pulsetest.Server) {
+	srv := start(t)
 	wavQuiet, _ := soxWAV(t, "quiet.wav", "60", "sine", "200", "vol", "0")
 	srv.PlayApp(t, "Zoom", "zoom", "", wavQuiet)
 	time.Sleep(300 * time.Millisecond)

@@ -52,16 +52,12 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(rt, "pulse", "native")
-	conf := strings.Join([]string{
-		"load-module module-null-sink sink_name=speakers sink_properties=device.description=Laptop_speakers rate=48000 channels=2",
-		"load-module module-null-sink sink_name=headset sink_properties=device.description=Headset rate=48000 channels=2",
-		"load-module module-null-sink sink_name=micsink sink_properties=device.description=Mic_line rate=48000 channels=1",
-		"load-module module-remap-source source_name=mic master=micsink.monitor source_properties=device.description=Headset_microphone",
+	conf := strings.Join(append(laptop[:4:4],
 		"load-module module-combine-sink sink_name=both slaves=speakers,headset adjust_time=0 resample_method=trivial sink_properties=device.description=Both_outputs rate=48000 channels=2",
-		"load-module module-native-protocol-unix auth-anonymous=1 socket=" + sock,
+		"load-module module-native-protocol-unix auth-anonymous=1 socket="+sock,
 		"set-default-sink speakers",
 		"set-default-source mic",
-	}, "\n") + "\n"
+	), "\n") + "\n"
 	pa := filepath.Join(dir, "default.pa")
 	if err := os.WriteFile(pa, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -89,6 +85,15 @@ func Start(t testing.TB) *Server {
 	}
 	t.Setenv("PULSE_SERVER", s.Addr)
 	return s
+}
+
+// laptop is the rep's laptop: two outputs and a microphone (see the
+// package comment).
+var laptop = []string{
+	"load-module module-null-sink sink_name=speakers sink_properties=device.description=Laptop_speakers rate=48000 channels=2",
+	"load-module module-null-sink sink_name=headset sink_properties=device.description=Headset rate=48000 channels=2",
+	"load-module module-null-sink sink_name=micsink sink_properties=device.description=Mic_line rate=48000 channels=1",
+	"load-module module-remap-source source_name=mic master=micsink.monitor source_properties=device.description=Headset_microphone",
 }
 
 // Pactl runs pactl against the server and fails the test on error.
