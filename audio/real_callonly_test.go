@@ -256,3 +256,54 @@ func TestCallOnlyHelperProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestRealCallOnlyFollowsTheRepsOutput: recording only Zoom, the rep
+// switches the default output to the headset mid-call; the loopback
+// follows, so the rep hears Zoom in the headset, and the recording still
+// has Zoom's far end.
+func TestRealCallOnlyFollowsTheRepsOutput(t *testing.T) {
+	testenv.RequirePulse(t)
+	retryOnce(t, func(tr *attempt) {
+		srv := pulsetest.Start(t)
+		srv.FakeCallApp(t, "Zoom", "zoom")
+		wav, far := speechWAV(t, "I am the customer, and you should hear me in your headset now that you switched to it.")
+		src, err := OpenCapture(CaptureConfig{CallInput: CallApp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := src.(*paSource)
+		var inHeadset []float32
+		pcm, _ := captureWhile(t, src, func() {
+			srv.Pactl(t, "set-default-sink", "headset")
+			for t0 := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+				ps.router.mu.Lock()
+				out := ps.router.output
+				ps.router.mu.Unlock()
+				if out == "headset" {
+					tr.Logf("the loopback followed to the headset after %v", time.Since(t0).Round(time.Millisecond))
+					break
+				}
+				if time.Since(t0) > 5*time.Second {
+					tr.Fatalf("the loopback still plays to %q 5 s after the switch", out)
+				}
+			}
+			heard := srv.Record(t, "headset.monitor")
+			srv.PlayApp(t, "Zoom", "zoom", "", padWAV(t, wav, 2.5))()
+			time.Sleep(2 * time.Second)
+			inHeadset = heard()
+		})
+		if err := src.Close(); err != nil {
+			t.Fatal(err)
+		}
+		right := toFloat(pcm.Channel(1))
+		r, _ := alignedCorrelation(far, right, len(right))
+		h, _ := alignedCorrelation(far, inHeadset, len(inHeadset))
+		tr.Logf("right ~ Zoom %.3f; the headset carries Zoom %.3f", r, h)
+		if r <= 0.9 {
+			tr.Errorf("Zoom's far end in the right channel after the switch: %.3f, want > 0.9", r)
+		}
+		if h <= 0.8 {
+			tr.Errorf("the rep does not hear Zoom in the headset after the switch: %.3f, want > 0.8", h)
+		}
+	})
+}
