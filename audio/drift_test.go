@@ -125,14 +125,18 @@ func TestDriftCompensationKeepsTwoClocksTogether(t *testing.T) {
 		{200, -150, 480, 4800, 12},
 	} {
 		t.Run(fmt.Sprintf("%+.0fppm_%+.0fppm_periods_%d_%d", c.ppm0, c.ppm1, c.period0, c.period1), func(t *testing.T) {
-			without := simulateDriftPeriods(c.ppm0, c.ppm1, c.period0, c.period1, 10, false)
 			with := simulateDriftPeriods(c.ppm0, c.ppm1, c.period0, c.period1, 10, true)
-			t.Logf("after 10 min: drift %.2f ms uncompensated, %.2f ms compensated (worst %.2f ms); frames dropped %v; overflows %d",
-				without.endDrift, with.endDrift, with.maxDrift, with.dropped, with.overflows)
-			// The faster input's frames are handed on ever later after capture.
-			expect := -(c.ppm0 - c.ppm1) * 1e-6 * 600 * 1000 // ms the clocks part in 10 min
-			if math.Abs(without.endDrift-expect) > 2 {
-				t.Fatalf("the simulation drifted %.2f ms uncompensated, the clocks part by %.2f ms", without.endDrift, expect)
+			t.Logf("after 10 min compensated: %.2f ms (worst %.2f ms); frames dropped %v; overflows %d",
+				with.endDrift, with.maxDrift, with.dropped, with.overflows)
+			if c.period1 == 1024 && c.ppm0 > c.ppm1 {
+				// Once: the simulation itself drifts as the clocks do. The
+				// faster input's frames are handed on ever later after capture.
+				without := simulateDriftPeriods(c.ppm0, c.ppm1, c.period0, c.period1, 10, false)
+				expect := -(c.ppm0 - c.ppm1) * 1e-6 * 600 * 1000 // ms the clocks part in 10 min
+				t.Logf("uncompensated: %.2f ms (the clocks part by %.2f ms)", without.endDrift, expect)
+				if math.Abs(without.endDrift-expect) > 2 {
+					t.Fatalf("the simulation drifted %.2f ms uncompensated, the clocks part by %.2f ms", without.endDrift, expect)
+				}
 			}
 			if with.maxDrift > c.bound {
 				t.Fatalf("compensated, the channels drifted up to %.2f ms apart, want ≤ %.0f ms", with.maxDrift, c.bound)
