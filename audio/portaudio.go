@@ -185,6 +185,8 @@ type paInput struct {
 	tag    string     // assent.capture property of its stream on the sound server
 	follow followKind // followNone: fixed device
 	index  int        // its source-output index on the sound server (-1: not looked up)
+
+	overflows atomic.Int64
 }
 
 type paSource struct {
@@ -428,10 +430,25 @@ func (s *paSource) Read(buf []float32) error {
 }
 
 func (in *paInput) read() error {
-	if err := in.stream.Read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
+	err := in.stream.Read()
+	if errors.Is(err, portaudio.InputOverflowed) {
+		in.overflows.Add(1) // audio was lost before this buffer; it is kept
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
 	}
 	return nil
+}
+
+// Overflows counts, per input (microphone first), the reads that found
+// audio lost because the input's buffer had overflowed.
+func (s *paSource) Overflows() []int64 {
+	out := make([]int64, len(s.in))
+	for i, in := range s.in {
+		out[i] = in.overflows.Load()
+	}
+	return out
 }
 
 // readStereo reads the microphone and the call input in lock-step,
