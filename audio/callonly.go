@@ -26,6 +26,12 @@ var ErrNoCallApp = errors.New("audio: no call application (Zoom, Teams, Webex, a
 // application's sound apart.
 var ErrCallOnlyUnsupported = errors.New("audio: this sound server cannot record only the call application's sound")
 
+// callOnlyErr says why only the call app's sound cannot be had, and what
+// the rep can choose instead.
+func callOnlyErr(why string) error {
+	return fmt.Errorf("%w (%s) — choose what this computer plays as the call audio to record everything it plays", ErrCallOnlyUnsupported, why)
+}
+
 // IsCallAppInput reports whether a CallInput asks for the call
 // application's sound only, and which application ("" = the one using the
 // microphone now).
@@ -148,7 +154,7 @@ func openCallRouter(ctx context.Context, callInput string) (*callRouter, error) 
 		return nil, nil
 	}
 	if !CallAudioSupported {
-		return nil, ErrCallOnlyUnsupported
+		return nil, callOnlyErr("not on this system")
 	}
 	return newCallRouter(ctx, app)
 }

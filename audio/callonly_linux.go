@@ -74,7 +74,7 @@ func newCallRouter(ctx context.Context, app string) (*callRouter, error) {
 	}
 	start, err := processStart(os.Getpid())
 	if err != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrCallOnlyUnsupported, err)
+		return nil, callOnlyErr(err.Error())
 	}
 	r := &callRouter{app: app, moved: map[int]movedTo{}, sinkModule: -1, loopModule: -1,
 		sink: fmt.Sprintf("%s%d_%d_%d", callSinkPrefix, os.Getpid(), start, callSinkSeq.Add(1))}
@@ -102,11 +102,15 @@ func newCallRouter(ctx context.Context, app string) (*callRouter, error) {
 func loadModule(ctx context.Context, name string, args ...string) (int, error) {
 	out, err := pactlRaw(ctx, append([]string{"load-module", name}, args...)...)
 	if err != nil {
-		return -1, fmt.Errorf("%w: the sound server refused %s (%v)", ErrCallOnlyUnsupported, name, err)
+		var pe *pactlError
+		if !errors.As(err, &pe) {
+			return -1, err
+		}
+		return -1, callOnlyErr(fmt.Sprintf("it refused to load %s: %s", name, pe.msg))
 	}
 	i, err := strconv.Atoi(strings.TrimSpace(string(out)))
 	if err != nil {
-		return -1, fmt.Errorf("%w: %s loaded but its number %q is not understood", ErrCallOnlyUnsupported, name, out)
+		return -1, callOnlyErr(fmt.Sprintf("%s loaded, but its number %q is not understood", name, out))
 	}
 	return i, nil
 }
@@ -144,7 +148,7 @@ func (r *callRouter) refresh(ctx context.Context) error {
 		}
 	}
 	if ours < 0 {
-		return fmt.Errorf("%w: its private output %q disappeared", ErrCallOnlyUnsupported, r.sink)
+		return callOnlyErr(fmt.Sprintf("Assent's private output %q disappeared", r.sink))
 	}
 	var errs []error
 	for _, st := range streams {

@@ -10,7 +10,7 @@ import "context"
 type callRouter struct{ app string }
 
 func newCallRouter(context.Context, string) (*callRouter, error) {
-	return nil, ErrCallOnlyUnsupported
+	return nil, callOnlyErr("it needs PulseAudio or PipeWire")
 }
 
 func (r *callRouter) refresh(context.Context) error { return nil }

@@ -79,13 +79,20 @@ func pactlRaw(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			err = fmt.Errorf("%v: %s", err, msg)
+		pe := &pactlError{msg: strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "Failure:"))}
+		if pe.msg == "" {
+			pe.msg = err.Error()
 		}
-		return nil, fmt.Errorf("%w (pactl %s: %v)", ErrNoSoundServer, strings.Join(args, " "), err)
+		return nil, fmt.Errorf("%w (pactl %s: %w)", ErrNoSoundServer, strings.Join(args, " "), pe)
 	}
 	return out, nil
 }
+
+// pactlError is what pactl said when it failed ("Module initialization
+// failed", "No such entity").
+type pactlError struct{ msg string }
+
+func (e *pactlError) Error() string { return e.msg }
 
 // PulseInfo asks the sound server for its name and default devices.
 func PulseInfo(ctx context.Context) (ServerInfo, error) {

@@ -5,6 +5,7 @@ package audio
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -306,4 +307,31 @@ func TestRealCallOnlyFollowsTheRepsOutput(t *testing.T) {
 			tr.Errorf("the rep does not hear Zoom in the headset after the switch: %.3f, want > 0.8", h)
 		}
 	})
+}
+
+// TestBadInputGetsClearError_CallOnlyNotPossible: only the call app's
+// sound is asked for where it cannot be had — no sound server, or one that
+// refuses to load modules — and the recording is refused in plain words;
+// nothing is re-routed and nothing falls back to recording everything.
+func TestBadInputGetsClearError_CallOnlyNotPossible(t *testing.T) {
+	testenv.RequirePulse(t)
+	srv := pulsetest.StartLocked(t)
+	srv.FakeCallApp(t, "Zoom", "zoom")
+	wavQuiet, _ := soxWAV(t, "quiet.wav", "30", "sine", "200", "vol", "0")
+	srv.PlayApp(t, "Zoom", "zoom", "", wavQuiet)
+	time.Sleep(300 * time.Millisecond)
+	_, err := OpenCapture(CaptureConfig{CallInput: CallApp})
+	if !errors.Is(err, ErrCallOnlyUnsupported) || !strings.Contains(err.Error(), "cannot record only the call application's sound") {
+		t.Fatalf("a server that loads no modules: %v, want ErrCallOnlyUnsupported in words", err)
+	}
+	t.Logf("refused: %v", err)
+	if where := srv.SinkOf(t, "Zoom"); len(where) != 1 || where[0] != "speakers" {
+		t.Fatalf("Zoom was moved to %q although nothing could be recorded", where)
+	}
+
+	t.Setenv("PULSE_SERVER", "unix:"+filepath.Join(t.TempDir(), "no-server"))
+	_, err = OpenCapture(CaptureConfig{CallInput: CallApp})
+	if !errors.Is(err, ErrNoSoundServer) || !strings.Contains(err.Error(), "PulseAudio or PipeWire") {
+		t.Fatalf("no sound server: %v, want ErrNoSoundServer in words", err)
+	}
 }

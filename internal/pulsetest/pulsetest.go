@@ -37,6 +37,18 @@ type Server struct {
 // test (t.Setenv: the test must not be parallel).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t)
+}
+
+// StartLocked starts the same server, but refusing to load modules once it
+// runs (--disallow-module-loading), as a locked-down sound server would.
+func StartLocked(t testing.TB) *Server {
+	t.Helper()
+	return start(t, "--disallow-module-loading")
+}
+
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
 	for _, tool := range []string{"pulseaudio", "pactl", "paplay"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed (scripts/deps.sh installs it)", tool)
@@ -62,8 +74,8 @@ func Start(t testing.TB) *Server {
 	if err := os.WriteFile(pa, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("pulseaudio", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
-		"-n", "-F", pa, "--log-target=file:"+filepath.Join(dir, "pulse.log"))
+	cmd := exec.Command("pulseaudio", append([]string{"--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
+		"-n", "-F", pa, "--log-target=file:" + filepath.Join(dir, "pulse.log")}, extra...)...)
 	// No session bus: a second PulseAudio on the same bus fails with "D-Bus
 	// name org.PulseAudio1 already taken" (an unreachable address, not an
 	// unset one, which would autolaunch a bus).
