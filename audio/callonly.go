@@ -169,13 +169,23 @@ func (s *paSource) CallAppName() string {
 }
 
 // callAppCapturing names the call application that uses the microphone
-// now; an application that is not a browser wins over a browser (a tab on
-// a call besides Zoom is rare; music in a browser besides a call is not).
+// now.
 func callAppCapturing(ctx context.Context) (string, error) {
 	streams, err := CaptureStreams(ctx)
 	if err != nil {
 		return "", err
 	}
+	if app := pickCallApp(streams); app != "" {
+		return app, nil
+	}
+	return "", ErrNoCallApp
+}
+
+// pickCallApp names the call application among these capture streams
+// (other processes' only); an application that is not a browser wins over
+// a browser (a tab on a call besides Zoom is rare; music in a browser
+// besides a call is not). "" if none.
+func pickCallApp(streams []CaptureStream) string {
 	found := ""
 	for _, st := range streams {
 		if st.Tag != "" || st.PID == os.Getpid() {
@@ -189,8 +199,5 @@ func callAppCapturing(ctx context.Context) (string, error) {
 			found = name
 		}
 	}
-	if found == "" {
-		return "", ErrNoCallApp
-	}
-	return found, nil
+	return found
 }

@@ -108,10 +108,10 @@ func onlyAppChoices(ctx context.Context) []Choice {
 			named = append(named, CallAppChoice(CallApp+":"+name))
 		}
 	}
-	if now, err := callAppCapturing(ctx); err == nil {
-		auto.Name = "Only the call app (" + now + ")"
-	}
 	if cs, err := CaptureStreams(ctx); err == nil {
+		if now := pickCallApp(cs); now != "" {
+			auto.Name = "Only the call app (" + now + ")"
+		}
 		for _, c := range cs {
 			if c.Tag == "" {
 				add(c.App, c.Binary)

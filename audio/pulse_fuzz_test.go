@@ -120,3 +120,20 @@ func TestCallOnlyAnswersParsed(t *testing.T) {
 		t.Fatal("a music player taken for a call app")
 	}
 }
+
+func TestPickCallAppPrefersACallAppOverABrowser(t *testing.T) {
+	for _, c := range []struct {
+		streams []CaptureStream
+		want    string
+	}{
+		{[]CaptureStream{{App: "Firefox", Binary: "firefox"}, {App: "ZOOM VoiceEngine", Binary: "zoom"}}, "Zoom"},
+		{[]CaptureStream{{App: "Zoom", Binary: "zoom"}, {App: "Chromium", Binary: "chromium"}}, "Zoom"},
+		{[]CaptureStream{{App: "Chromium", Binary: "chromium"}}, "Chrome"},
+		{[]CaptureStream{{App: "ALSA plug-in [assent]", Binary: "assent", Tag: "1-2-call-audio"}, {App: "Audacity"}}, ""},
+		{nil, ""},
+	} {
+		if got := pickCallApp(c.streams); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.streams, got, c.want)
+		}
+	}
+}
