@@ -69,6 +69,11 @@ type Device struct {
 	Name    string
 	Default bool
 	Call    bool // the other side of the call (what the computer plays), not a microphone
+	// OnlyApp: a call source recording only a call application's sound
+	// (App, or "" for the one using the microphone when the call starts),
+	// not everything the computer plays.
+	OnlyApp bool
+	App     string
 }
 
 // Meter gives live input levels, one per metered device, 0..1 (peak, with

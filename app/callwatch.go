@@ -103,8 +103,12 @@ func (u *UI) callDeviceSelect() (*widget.Select, *widget.Label) {
 // its devices, keeping a choice the rep already made.
 func fillCallSelect(sel *widget.Select, warn *widget.Label, devs []Device, callNames []string, cur string) {
 	none := lang.L("(none)")
+	// The settings say which sound is recorded: only the call app's, or
+	// everything this computer plays.
+	sel.OnChanged = func(s string) { warn.SetText(callNote(devs, s)) }
 	sel.SetOptions(append(append([]string{}, callNames...), none))
 	if sel.Selected != "" && sel.Selected != none {
+		warn.SetText(callNote(devs, sel.Selected))
 		return
 	}
 	switch {
@@ -121,4 +125,24 @@ func fillCallSelect(sel *widget.Select, warn *widget.Label, devs []Device, callN
 			warn.SetText(lang.L("This computer cannot record the other side of the call; only your microphone is recorded."))
 		}
 	}
+}
+
+// callNote says what the chosen call audio records.
+func callNote(devs []Device, name string) string {
+	if name == lang.L("(none)") {
+		return lang.L("The other side of the call will not be recorded — only your microphone.")
+	}
+	for _, d := range devs {
+		if !d.Call || d.Name != name {
+			continue
+		}
+		switch {
+		case d.OnlyApp && d.App != "":
+			return lang.X("call.onlyapp", "Recording only {{.App}}'s sound — not notifications, music or other apps.", map[string]any{"App": d.App})
+		case d.OnlyApp:
+			return lang.L("Recording only the sound of the call app that uses the microphone (Zoom, Teams, …) — not notifications, music or other apps.")
+		}
+		return lang.L("Recording everything this computer plays.")
+	}
+	return ""
 }

@@ -68,8 +68,8 @@ func TestCallAudioNoneWarns(t *testing.T) {
 	devs, _ := fb.Devices()
 	sel, warn := u.callDeviceSelect()
 	fillCallSelect(sel, warn, devs, []string{"Laptop speakers — call audio"}, "")
-	if sel.Selected != "Laptop speakers — call audio" || warn.Text != "" {
-		t.Fatalf("default call audio %q, warning %q", sel.Selected, warn.Text)
+	if sel.Selected != "Laptop speakers — call audio" || warn.Text != "Recording everything this computer plays." {
+		t.Fatalf("default call audio %q, note %q", sel.Selected, warn.Text)
 	}
 	sel.SetSelected("(none)")
 	if !strings.Contains(warn.Text, "will not be recorded") {
@@ -95,5 +95,35 @@ func TestNewCallMetersBothSidesByDefault(t *testing.T) {
 	}
 	if c := u.el["device-1"].(*widget.Check); !strings.Contains(c.Text, "call audio") {
 		t.Fatalf("second device %q is not the call audio", c.Text)
+	}
+}
+
+// TestCallAudioSaysWhichSoundIsRecorded: the settings say whether only the
+// call app's sound or everything the computer plays is recorded.
+func TestCallAudioSaysWhichSoundIsRecorded(t *testing.T) {
+	u, _ := newTestUI(t, true)
+	devs := []Device{
+		{ID: "default-call", Name: "What this computer plays", Call: true, Default: true},
+		{ID: "app", Name: "Only the call app (Zoom)", Call: true, OnlyApp: true},
+		{ID: "app:Zoom", Name: "Only Zoom's sound", Call: true, OnlyApp: true, App: "Zoom"},
+	}
+	names := []string{devs[0].Name, devs[1].Name, devs[2].Name}
+	sel, note := u.callDeviceSelect()
+	fillCallSelect(sel, note, devs, names, "app:Zoom")
+	if sel.Selected != "Only Zoom's sound" || note.Text != "Recording only Zoom's sound — not notifications, music or other apps." {
+		t.Fatalf("chosen %q, note %q", sel.Selected, note.Text)
+	}
+	sel.SetSelected(devs[1].Name)
+	if !strings.HasPrefix(note.Text, "Recording only the sound of the call app that uses the microphone") {
+		t.Fatalf("note for the call app using the microphone: %q", note.Text)
+	}
+	sel.SetSelected(devs[0].Name)
+	if note.Text != "Recording everything this computer plays." {
+		t.Fatalf("note for everything: %q", note.Text)
+	}
+	setUILanguage("nl")
+	defer setUILanguage("")
+	if got := callNote(devs, devs[2].Name); got != "Alleen het geluid van Zoom wordt opgenomen — geen meldingen, muziek of andere apps." {
+		t.Fatalf("Dutch note %q", got)
 	}
 }

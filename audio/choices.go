@@ -15,6 +15,11 @@ type Choice struct {
 	Name    string // "Headset microphone", "Laptop speakers — call audio"
 	Default bool   // the choice an empty setting makes
 	Warning string // plain words shown when it is chosen
+	// OnlyApp: this choice records only a call application's sound (App,
+	// or "" for the one using the microphone when the call starts), not
+	// everything the computer plays.
+	OnlyApp bool
+	App     string
 }
 
 // NoCallAudioWarning is shown when "(none)" is chosen for the call audio.
@@ -87,6 +92,54 @@ func CallChoices(ctx context.Context) ([]Choice, error) {
 		}
 		rest = append(rest, Choice{ID: "pulse:" + s.Monitor, Name: name})
 	}
-	out := append([]Choice{def}, rest...)
+	out := append([]Choice{def}, onlyAppChoices(ctx)...)
+	out = append(out, rest...)
 	return append(out, none), nil
+}
+
+// onlyAppChoices offers recording only the call application's sound: the
+// one using the microphone when the call starts ("Only the call app
+// (Zoom)" names the one using it now), and each call application using
+// the microphone or playing sound now by name.
+func onlyAppChoices(ctx context.Context) []Choice {
+	auto := CallAppChoice(CallApp)
+	var named []Choice
+	seen := map[string]bool{}
+	add := func(app, binary string) {
+		if name, ok := CallAppName(app, binary); ok && !seen[name] {
+			seen[name] = true
+			named = append(named, CallAppChoice(CallApp+":"+name))
+		}
+	}
+	if cs, err := CaptureStreams(ctx); err == nil {
+		if now := pickCallApp(cs); now != "" {
+			auto.Name = "Only the call app (" + now + ")"
+		}
+		for _, c := range cs {
+			if c.Tag == "" {
+				add(c.App, c.Binary)
+			}
+		}
+	}
+	if b, err := pactl(ctx, "list", "sink-inputs"); err == nil {
+		if ps, err := parsePlaybackStreams(b); err == nil {
+			for _, p := range ps {
+				if p.Tag == "" {
+					add(p.App, p.Binary)
+				}
+			}
+		}
+	}
+	return append([]Choice{auto}, named...)
+}
+
+// CallAppChoice is the choice for a CallInput that records only a call
+// application's sound ("app" or "app:NAME"), named for people.
+func CallAppChoice(id string) Choice {
+	app, _ := IsCallAppInput(id)
+	c := Choice{ID: id, OnlyApp: true, App: app, Name: "Only the call app"}
+	if app != "" {
+		c.Name = "Only " + app + "'s sound"
+	}
+	return c
 }

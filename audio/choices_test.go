@@ -2,7 +2,9 @@ package audio
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-app/assent/internal/pulsetest"
 	"github.com/assent-app/assent/internal/testenv"
@@ -45,5 +47,35 @@ func TestRealDeviceChoicesHaveHumanNames(t *testing.T) {
 	if !found {
 		t.Fatalf("the headset output is not offered: %+v", calls)
 	}
+	if calls[1].ID != CallApp || calls[1].Name != "Only the call app" || !calls[1].OnlyApp {
+		t.Fatalf("second call choice %+v, want only the call app's sound", calls[1])
+	}
 	t.Logf("microphones %+v\ncall audio %+v", mics, calls)
+}
+
+// TestRealCallAppChoicesNameTheApps: with Zoom on the microphone the
+// call-app choice names it, and each call app on the sound server can be
+// chosen by name.
+func TestRealCallAppChoicesNameTheApps(t *testing.T) {
+	testenv.RequirePulse(t)
+	srv := pulsetest.Start(t)
+	srv.FakeCallApp(t, "Zoom", "zoom")
+	wav, _ := soxWAV(t, "quiet.wav", "20", "sine", "200", "vol", "0")
+	srv.PlayApp(t, "Microsoft Teams", "teams", "", wav)
+	srv.PlayApp(t, "Rhythmbox", "rhythmbox", "", wav)
+	time.Sleep(300 * time.Millisecond)
+	calls, err := CallChoices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range calls {
+		if c.OnlyApp {
+			got = append(got, c.ID+"="+c.Name)
+		}
+	}
+	want := []string{"app=Only the call app (Zoom)", "app:Zoom=Only Zoom's sound", "app:Microsoft Teams=Only Microsoft Teams's sound"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("call-app choices %q, want %q", got, want)
+	}
 }

@@ -254,3 +254,18 @@ func goertzel(x []float32, hz float64) float64 {
 	p := s1*s1 + s2*s2 - w*s1*s2
 	return p / float64(len(x)) / float64(len(x))
 }
+
+// soxWAV makes a 48 kHz mono WAV with sox's synth (music, silence).
+func soxWAV(t *testing.T, name string, synth ...string) (string, []float32) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
+	args := append([]string{"-n", "-r", "48000", "-c", "1", "-b", "16", out, "synth"}, synth...)
+	if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, b)
+	}
+	s, _, err := ReadWAV(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, s
+}

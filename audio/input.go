@@ -1,6 +1,12 @@
 package audio
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gordonklaus/portaudio"
+)
 
 // extInput is a capture input that PortAudio does not provide: on Windows
 // the WASAPI loopback of the default output (package audio/wasapi), which
@@ -27,11 +33,33 @@ func (in *paInput) start() error {
 	return in.stream.Start()
 }
 
+// read fills in.buf. A PortAudio overflow (audio lost before this buffer)
+// is counted and the buffer kept; any other failure says what to check.
 func (in *paInput) read() error {
+	var err error
 	if in.ext != nil {
-		return in.ext.Read(in.buf)
+		err = in.ext.Read(in.buf)
+	} else {
+		err = in.stream.Read()
 	}
-	return in.stream.Read()
+	if errors.Is(err, portaudio.InputOverflowed) {
+		in.overflows.Add(1)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
+	}
+	return nil
+}
+
+// available is the input's backlog in frames, for the drift compensation
+// (drift.go); an extInput keeps step by itself and reports none.
+func (in *paInput) available() (int, bool) {
+	if in.ext != nil {
+		return 0, false
+	}
+	n, err := in.stream.AvailableToRead()
+	return n, err == nil
 }
 
 func (in *paInput) abort() {

@@ -137,18 +137,27 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		}
 		callName, callFollow = "pulse:"+src, followOutput
 	}
+	router, err := openCallRouter(ctx, cfg.CallInput) // callonly.go: only the call app's sound
+	if err != nil {
+		return nil, err
+	}
+	if router != nil {
+		callName = "pulse:" + router.sinkName() + ".monitor"
+	}
 
 	paMu.Lock()
 	defer paMu.Unlock()
 	if err := paInit(); err != nil {
 		closeExt(callExt)
+		router.close()
 		return nil, err
 	}
-	s := &paSource{}
+	s := &paSource{router: router}
 	mic, err := openInput(micName, "microphone")
 	if err != nil {
 		closeExt(callExt)
 		paTerminate()
+		router.close()
 		return nil, err
 	}
 	mic.follow = micFollow
@@ -158,6 +167,7 @@ func OpenCapture(cfg CaptureConfig) (Source, error) {
 		if err != nil {
 			mic.stream.Close()
 			paTerminate()
+			router.close()
 			return nil, err
 		}
 		call.follow = callFollow
@@ -189,6 +199,8 @@ type paInput struct {
 	tag    string     // assent.capture property of its stream on the sound server
 	follow followKind // followNone: fixed device
 	index  int        // its source-output index on the sound server (-1: not looked up)
+
+	overflows atomic.Int64
 }
 
 type paSource struct {
@@ -202,6 +214,12 @@ type paSource struct {
 	wantMu    sync.Mutex
 	cur       []string // source each input captures (under wantMu)
 	switches  atomic.Int64
+
+	router *callRouter // recording only the call app's sound (callonly_linux.go), or nil
+
+	ls          lockstep // two inputs kept together (drift.go); only the reader touches it
+	rebaseDrift atomic.Bool
+	corrections [2]atomic.Int64
 }
 
 func findDevice(name string) (*portaudio.DeviceInfo, error) {
@@ -313,7 +331,7 @@ func (s *paSource) Start() error {
 
 // startFollowing watches the sound server when an input follows a default.
 func (s *paSource) startFollowing() {
-	follows := false
+	follows := s.router != nil
 	for _, in := range s.in {
 		if in.follow != followNone {
 			follows = true
@@ -334,7 +352,8 @@ func (s *paSource) startFollowing() {
 			if ev.Failed != nil {
 				return
 			}
-			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" {
+			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" &&
+				(s.router == nil || ev.Facet != "sink-input" || ev.Kind != "new") {
 				continue
 			}
 			// Changes come in bursts (a device appears: sink, source, server
@@ -352,6 +371,9 @@ func (s *paSource) startFollowing() {
 				}
 			}
 			s.resolve(ctx)
+			if s.router != nil {
+				_ = s.router.refresh(ctx) // a stream that ended meanwhile: the next event tries again
+			}
 		}
 	}()
 }
@@ -388,6 +410,7 @@ func (s *paSource) resolve(ctx context.Context) {
 		s.cur[i] = want
 		s.wantMu.Unlock()
 		s.switches.Add(1)
+		s.rebaseDrift.Store(true) // the new device has its own latency
 	}
 }
 
@@ -402,9 +425,12 @@ func (s *paSource) Read(buf []float32) error {
 	if len(buf) != FrameSize*ch {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
+	if ch == 2 {
+		return s.readStereo(buf) // drift.go: two device clocks kept together
+	}
 	for c, in := range s.in {
-		if err := in.read(); err != nil && !errors.Is(err, portaudio.InputOverflowed) {
-			return fmt.Errorf("audio: capturing the %s failed (%v) — was the device unplugged or the sound server stopped?", in.name, err)
+		if err := in.read(); err != nil {
+			return err
 		}
 		if ch == 1 {
 			copy(buf, in.buf)
@@ -415,6 +441,42 @@ func (s *paSource) Read(buf []float32) error {
 		}
 	}
 	return nil
+}
+
+// Overflows counts, per input (microphone first), the reads that found
+// audio lost because the input's buffer had overflowed.
+func (s *paSource) Overflows() []int64 {
+	out := make([]int64, len(s.in))
+	for i, in := range s.in {
+		out[i] = in.overflows.Load()
+	}
+	return out
+}
+
+// readStereo reads the microphone and the call input in lock-step,
+// dropping a frame of the one whose clock runs ahead now and then.
+func (s *paSource) readStereo(buf []float32) error {
+	if s.rebaseDrift.Swap(false) {
+		s.ls.drift.rebase()
+	}
+	err := s.ls.round(buf, func(c int) ([]float32, error) {
+		if err := s.in[c].read(); err != nil {
+			return nil, err
+		}
+		return s.in[c].buf, nil
+	}, func(c int) (int, bool) {
+		return s.in[c].available()
+	})
+	d := s.ls.drift.corrections()
+	s.corrections[0].Store(d[0])
+	s.corrections[1].Store(d[1])
+	return err
+}
+
+// DriftCorrections says how many frames were dropped from the microphone
+// and from the call input to keep them together (drift.go).
+func (s *paSource) DriftCorrections() (mic, call int64) {
+	return s.corrections[0].Load(), s.corrections[1].Load()
 }
 
 func (s *paSource) sources() []string {
@@ -453,5 +515,8 @@ func (s *paSource) Close() error {
 		}
 	}
 	paTerminate()
+	if err := s.router.close(); err != nil && first == nil {
+		first = err
+	}
 	return first
 }

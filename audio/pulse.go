@@ -61,21 +61,38 @@ type pulseStreamJSON struct {
 const pactlTimeout = 3 * time.Second
 
 func pactl(ctx context.Context, args ...string) ([]byte, error) {
+	if len(args) > 0 && args[0] == "move-source-output" {
+		return pactlRaw(ctx, args...) // no -f json: it prints nothing
+	}
+	return pactlRaw(ctx, append([]string{"-f", "json"}, args...)...)
+}
+
+// pactlRaw runs pactl with exactly these arguments (for commands whose
+// plain answer is wanted: load-module prints the module's index, `list
+// short modules` the indexes that pactl 16's JSON leaves out).
+func pactlRaw(ctx context.Context, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, pactlTimeout)
 	defer cancel()
-	if len(args) > 0 && args[0] == "move-source-output" {
-		// no -f json: it prints nothing
-	} else {
-		args = append([]string{"-f", "json"}, args...)
-	}
 	cmd := exec.CommandContext(ctx, "pactl", args...)
 	dieWithParent(cmd) // an app stopped mid-question leaves no pactl behind
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("%w (pactl %s: %v)", ErrNoSoundServer, strings.Join(args, " "), err)
+		pe := &pactlError{msg: strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "Failure:"))}
+		if pe.msg == "" {
+			pe.msg = err.Error()
+		}
+		return nil, fmt.Errorf("%w (pactl %s: %w)", ErrNoSoundServer, strings.Join(args, " "), pe)
 	}
 	return out, nil
 }
+
+// pactlError is what pactl said when it failed ("Module initialization
+// failed", "No such entity").
+type pactlError struct{ msg string }
+
+func (e *pactlError) Error() string { return e.msg }
 
 // PulseInfo asks the sound server for its name and default devices.
 func PulseInfo(ctx context.Context) (ServerInfo, error) {

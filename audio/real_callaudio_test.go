@@ -135,7 +135,7 @@ func TestRealCallAudioFollowsDefaultOutput(t *testing.T) {
 			// the last second of the short clips is never recorded.
 			time.Sleep(2 * time.Second)
 		})
-		tr.Logf("capture followed the new default output %v after pactl set-default-sink", switched.Round(time.Millisecond))
+		tr.Logf("capture followed the new default output %v after pactl set-default-sink; overflows %v", switched.Round(time.Millisecond), ps.Overflows())
 		if ps.Switches() != 1 {
 			tr.Fatalf("%d switches, want 1", ps.Switches())
 		}

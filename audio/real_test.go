@@ -186,6 +186,8 @@ func stereoAttempt(t *testing.T, wavA, wavB string, a, b []float32) (ra, rb, xa 
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	mic, call := src.(*paSource).DriftCorrections()
+	t.Logf("drift corrections: %d frames dropped from the microphone, %d from the call; overflows %v", mic, call, src.(*paSource).Overflows())
 	pcm, err := DecodeOggOpus(bytes.NewReader(sink.all()))
 	if err != nil {
 		t.Fatal(err)

@@ -70,8 +70,18 @@ func captureConfig(e *env, cfg config.Config, input, callInput string) audio.Cap
 	return cc
 }
 
+// sayCallAudio prints whose sound is recorded as the other side of the call.
+func sayCallAudio(e *env, src audio.Source) {
+	if app := audio.RecordedApp(src); app != "" {
+		fmt.Fprintf(e.stderr, "Call audio: only %s's sound (not notifications, music or other apps)\n", app)
+	}
+}
+
 // captureError adds what to do when the call's audio cannot be captured.
 func captureError(err error) error {
+	if errors.Is(err, audio.ErrNoCallApp) || errors.Is(err, audio.ErrCallOnlyUnsupported) {
+		return fmt.Errorf("%v\nTo record everything this computer plays instead, use --call-input output", err)
+	}
 	if errors.Is(err, audio.ErrCallAudioUnsupported) || errors.Is(err, audio.ErrNoSoundServer) {
 		return fmt.Errorf("%v\nTo record only your microphone, use --call-input none", err)
 	}

@@ -38,7 +38,7 @@ func (s *syncBuffer) String() string {
 // recordCall runs `assent record` with no device flags on a private sound
 // server while play runs, stops it, and returns the exported recording
 // decoded as stereo, and what the command printed.
-func recordCall(t *testing.T, play func()) (left, right []float32, stdout, stderr string) {
+func recordCall(t *testing.T, play func(), flags ...string) (left, right []float32, stdout, stderr string) {
 	t.Helper()
 	home := t.TempDir()
 	t.Setenv("ASSENT_HOME", filepath.Join(home, "vault"))
@@ -50,7 +50,7 @@ func recordCall(t *testing.T, play func()) (left, right []float32, stdout, stder
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Main([]string{"record", "--title", "both sides", "--participant", "Ana Host"}, inR, &out, &errOut)
+		done <- Main(append([]string{"record", "--title", "both sides", "--participant", "Ana Host"}, flags...), inR, &out, &errOut)
 	}()
 	if _, err := io.WriteString(inW, "I agree\nyes\n"); err != nil {
 		t.Fatal(err)
@@ -145,5 +145,47 @@ func TestRealSilentSideWarningPrinted(t *testing.T) {
 	want := "⚠ " + audio.CallSilent.Message()
 	if strings.Count(stderr, want) != 1 {
 		t.Fatalf("stderr %q, want the warning %q once", stderr, want)
+	}
+}
+
+// TestRealRecordOnlyTheCallApp: `assent record --call-input app` while
+// Zoom is on the microphone says it records only Zoom's sound, and does:
+// the far end Zoom plays (a stream it opens mid-call) is in the right
+// channel, the music another app plays at the same time is not; when the
+// command ends nothing of Assent's routing is left on the sound server.
+func TestRealRecordOnlyTheCallApp(t *testing.T) {
+	testenv.RequirePulse(t)
+	testenv.RequireKeyring(t)
+	srv := pulsetest.Start(t)
+	srv.FakeCallApp(t, "Zoom", "zoom")
+	farWAV := pulsetest.Speech(t, "Hello from Zoom, this is the customer on the far end of the call.", 1)
+	far := readWAV(t, farWAV)
+	dir := t.TempDir()
+	padded, musicWAV := filepath.Join(dir, "far.wav"), filepath.Join(dir, "music.wav")
+	// paplay buffers 2 s, which a move between outputs drops: the words
+	// start after that (a call app buffers tens of ms).
+	for _, args := range [][]string{{farWAV, padded, "pad", "2.5", "0"},
+		{"-n", "-r", "48000", "-c", "1", "-b", "16", musicWAV, "synth", "7", "sine", "300-1200", "vol", "0.5"}} {
+		if b, err := exec.Command("sox", args...).CombinedOutput(); err != nil {
+			t.Fatalf("sox: %v %s", err, b)
+		}
+	}
+	music := readWAV(t, musicWAV)
+	_, right, _, stderr := recordCall(t, func() {
+		w1, w2 := srv.PlayApp(t, "Zoom", "zoom", "", padded), srv.PlayApp(t, "Firefox", "firefox", "", musicWAV)
+		w1()
+		w2()
+		time.Sleep(time.Second) // the null sinks drain
+	}, "--call-input", "app")
+	if !strings.Contains(stderr, "Call audio: only Zoom's sound") {
+		t.Fatalf("assent record did not say whose sound it records: %q", stderr)
+	}
+	rf, rm := pulsetest.Correlate(far, right), pulsetest.Correlate(music, right)
+	t.Logf("right ~ Zoom's far end %.3f, ~ Firefox's music %.3f", rf, rm)
+	if rf <= 0.9 || rm >= 0.3 {
+		t.Fatalf("right ~ Zoom %.3f (want > 0.9), ~ music %.3f (want < 0.3)", rf, rm)
+	}
+	if mods := srv.Modules(t); strings.Contains(mods, "assent_call_") {
+		t.Fatalf("Assent's routing is still loaded after the recording:\n%s", mods)
 	}
 }

@@ -168,7 +168,7 @@ func cmdRecord(e *env, args []string) int {
 	fs := flags(e, "record")
 	title := fs.String("title", "", "title of the recording (default: \"Call\" and the date)")
 	input := fs.String("input", "", "microphone: a name or index from 'assent devices', or pulse:SOURCE (default: settings, else the default input)")
-	callInput := fs.String("call-input", "", "the other side of the call, recorded as the right channel: a device from 'assent devices', or none (default: settings, else what this computer plays)")
+	callInput := fs.String("call-input", "", "the other side of the call, recorded as the right channel: a device from 'assent devices', app (only the sound of the call app using the microphone), app:NAME (only that app's, e.g. app:Zoom), output (everything this computer plays), or none (default: settings, else output)")
 	dur := fs.Duration("duration", 0, "stop after this long, e.g. 30m (default: until stopped)")
 	lang := fs.String("lang", "", "notice language for participants without [lang] (default: settings, else en)")
 	verbal := fs.Bool("verbal", false, "the host (the first participant) answers on screen, reads the notice aloud to the others and types their spoken answers; their consent is recorded as verbal, attested by the host")
@@ -231,6 +231,7 @@ func cmdRecord(e *env, args []string) int {
 	if err != nil {
 		return fail(e, ExitFailed, "%v", captureError(err))
 	}
+	sayCallAudio(e, src) // devices.go
 	w, err := ws.vault.Create(vault.NewRecording{Title: *title, Participants: vparts})
 	if err != nil {
 		src.Close()

@@ -24,6 +24,10 @@ sox "$work/s48.wav" "$work/long.wav" repeat "$n"
 go run ./scripts/benchpipe "$work/long.wav"
 go run ./scripts/benchpipe -stereo "$work/long.wav"
 
+echo; echo "## Call audio: drift between two device clocks (+200 / −150 ppm) after 10 simulated minutes, without and with compensation"
+# audio/drift.go; the simulation is audio/drift_test.go (two cards with their own clocks and periods).
+go test -run '^$' -bench '^BenchmarkDriftTenMinutes$' -benchtime 1x ./audio/ 2>&1 | grep -E '^Benchmark|FAIL' || echo "drift simulation: failed"
+
 echo; echo "## Live capture: CPU of 'assent record' over 60 s (target ≤ 5% of one core)"
 if [ "${ASSENT_TEST_PULSE:-}" = 1 ] && [ "${ASSENT_TEST_KEYRING:-}" = 1 ]; then
   export ASSENT_HOME="$work/vault" ASSENT_CONFIG="$work/config.json"

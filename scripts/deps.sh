@@ -15,7 +15,8 @@ build_pkgs=(gcc libc6-dev pkg-config libgl-dev libx11-dev libxrandr-dev libxcurs
   libopus-dev libopusfile-dev)
 run_pkgs=(pulseaudio pulseaudio-utils libasound2-plugins dbus gnome-keyring libgl1-mesa-dri)
 test_pkgs=(xvfb dbus-x11 espeak-ng sox ffmpeg opus-tools age postgresql xdotool imagemagick
-  chromium procps psmisc curl nodejs npm)
+  chromium procps psmisc curl nodejs npm
+  pipewire pipewire-pulse wireplumber) # a private PipeWire for the call-only test (internal/pulsetest)
 
 case "$profile" in
   build) want=("${build_pkgs[@]}") ;;

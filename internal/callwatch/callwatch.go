@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/assent-app/assent/audio"
@@ -27,50 +26,14 @@ type Notice struct {
 	Message string // "Zoom is using your microphone — record this call with everyone's consent?"
 }
 
-// known call applications: a match on the stream's application name or
-// process binary (lower case, substring) gives the human name.
-var known = []struct {
-	match []string
-	name  string
-}{
-	{[]string{"zoom"}, "Zoom"},
-	{[]string{"teams", "ms-teams"}, "Microsoft Teams"},
-	{[]string{"webex", "ciscospark", "cisco spark"}, "Webex"},
-	{[]string{"slack"}, "Slack"},
-	{[]string{"skype"}, "Skype"},
-	{[]string{"discord"}, "Discord"},
-	{[]string{"signal"}, "Signal"},
-	{[]string{"jitsi"}, "Jitsi Meet"},
-	// A browser takes the microphone only for a call (Meet, Teams or Zoom
-	// on the web, …): "a browser on a call".
-	{[]string{"firefox"}, "Firefox"},
-	{[]string{"chrome", "chromium"}, "Chrome"},
-	{[]string{"msedge", "microsoft-edge"}, "Microsoft Edge"},
-	{[]string{"brave"}, "Brave"},
-	{[]string{"opera"}, "Opera"},
-	{[]string{"vivaldi"}, "Vivaldi"},
-}
-
 // Identify says whether a capture stream belongs to a known call
-// application and which.
+// application and which (audio.CallAppName: the same rule that finds the
+// call's sound when only the call is recorded).
 func Identify(st audio.CaptureStream) (name string, ok bool) {
 	if st.Tag != "" {
 		return "", false // Assent's own capture
 	}
-	for _, field := range []string{st.Binary, st.App} {
-		f := strings.ToLower(field)
-		if f == "" {
-			continue
-		}
-		for _, k := range known {
-			for _, m := range k.match {
-				if strings.Contains(f, m) {
-					return k.name, true
-				}
-			}
-		}
-	}
-	return "", false
+	return audio.CallAppName(st.App, st.Binary)
 }
 
 // NoticeFor is the notice for an application.

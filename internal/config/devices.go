@@ -9,6 +9,10 @@ package config
 //     left = the microphone, right = the call, with no setup;
 //   - CallInput "none" — an explicit choice to record the microphone alone
 //     (the app and CLI warn that the other side will not be recorded);
+//   - CallInput "output" — what this computer plays, said explicitly;
+//   - CallInput "app" — only the sound of the call application using the
+//     microphone when the recording starts, "app:NAME" only that one's
+//     (e.g. "app:Zoom"; audio/callonly.go);
 //   - any other value — a device name, number or "pulse:SOURCE".
 
 // CallNone is the CallInput that records the microphone only.

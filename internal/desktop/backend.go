@@ -46,6 +46,8 @@ type Backend struct {
 	meter    *meter
 	sync     *syncer
 
+	cleanOnce gosync.Once // call-only routing left by a killed recording (soundChecks)
+
 	devs     []app.Device
 	devErr   error
 	scanning chan struct{} // closed when the running device scan ends
@@ -228,6 +230,13 @@ func (b *Backend) soundChecks() []app.Check {
 			Fix: "Start PulseAudio or PipeWire (on most desktops, log out and in again), then choose Check again."},
 			{Name: "Input device", Problem: "Without a sound server no microphone can be found.", Fix: "Fix the sound server first."}}
 	}
+	// A recording killed while it recorded only the call app's sound left
+	// its routing on the sound server: the first check undoes it.
+	b.cleanOnce.Do(func() {
+		if err := audio.CleanupCallRouting(context.Background()); err != nil {
+			slog.Debug("call audio routing left behind", "err", err)
+		}
+	})
 	devs, err := b.scanDevices(CheckTimeout)
 	switch {
 	case errors.Is(err, errCheckTimeout):
@@ -303,6 +312,11 @@ func (b *Backend) OpenMeter(ids []string) (app.Meter, error) {
 	cc, err := captureFor(ids) // devices.go
 	if err != nil {
 		return nil, err
+	}
+	if _, onlyApp := audio.IsCallAppInput(cc.CallInput); onlyApp {
+		// A level meter never re-routes the rep's sound: it meters what the
+		// computer plays, of which the call app's sound is part.
+		cc.CallInput = audio.CallOutput
 	}
 	src, err := audio.OpenCapture(cc)
 	if err != nil {

@@ -2,6 +2,7 @@ package desktop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,15 +39,25 @@ func deviceList(cfg config.Config) ([]app.Device, error) {
 		out = append(out, d)
 	}
 	calls, _ := audio.CallChoices(ctx) // without call audio: only "(none)"
+	_, onlyApp := audio.IsCallAppInput(cfg.CallInput)
+	listed := false
 	for _, c := range calls {
 		if c.ID == config.CallNone {
 			continue // the settings offer "(none)" themselves; unchecking it in a call is the same
 		}
-		d := app.Device{ID: c.ID, Name: c.Name, Call: true}
+		d := app.Device{ID: c.ID, Name: c.Name, Call: true, OnlyApp: c.OnlyApp, App: c.App}
 		if c.Default {
-			d.ID, d.Default = DefaultCallID, cfg.CallInput != config.CallNone
+			d.ID, d.Default = DefaultCallID, cfg.CallInput != config.CallNone && !onlyApp
+		}
+		if onlyApp && c.ID == cfg.CallInput {
+			d.Default, listed = true, true
 		}
 		out = append(out, d)
+	}
+	if onlyApp && !listed && audio.CallAudioSupported {
+		// The chosen call app is not running now: still the choice.
+		c := audio.CallAppChoice(cfg.CallInput)
+		out = append(out, app.Device{ID: c.ID, Name: c.Name, Call: true, OnlyApp: true, App: c.App, Default: true})
 	}
 	return out, nil
 }
@@ -67,7 +78,8 @@ func captureFor(ids []string) (audio.CaptureConfig, error) {
 	var cc audio.CaptureConfig
 	mic, call := "", ""
 	for _, id := range ids {
-		isCall := id == DefaultCallID || strings.HasSuffix(id, ".monitor")
+		_, onlyApp := audio.IsCallAppInput(id)
+		isCall := id == DefaultCallID || strings.HasSuffix(id, ".monitor") || onlyApp
 		switch {
 		case isCall && call == "":
 			call = id
@@ -81,6 +93,9 @@ func captureFor(ids []string) (audio.CaptureConfig, error) {
 			cc.CallInput = config.CallInputFor(settingToConfig(call))
 		}
 		return cc, nil
+	}
+	if _, onlyApp := audio.IsCallAppInput(call); onlyApp {
+		return cc, errors.New("recording only the call app's sound needs your microphone too — check the microphone, or choose another call audio")
 	}
 	if call == DefaultCallID {
 		src, _, err := audio.DefaultCallMonitor(context.Background())

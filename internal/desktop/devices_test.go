@@ -26,13 +26,18 @@ func TestCaptureForCheckedDevices(t *testing.T) {
 		{[]string{DefaultMicID}, "", ""},
 		{[]string{"pulse:mic", "pulse:headset.monitor"}, "pulse:mic", "pulse:headset.monitor"},
 		{[]string{"pulse:headset.monitor"}, "pulse:headset.monitor", ""}, // the call alone
+		{[]string{DefaultMicID, "app"}, "", "app"},                       // only the call app's sound
+		{[]string{"app:Zoom", "pulse:mic"}, "pulse:mic", "app:Zoom"},
 	} {
 		cc, err := captureFor(c.ids)
 		if err != nil || cc.Input != c.mic || cc.CallInput != c.call {
 			t.Errorf("%q: %+v %v, want mic %q call %q", c.ids, cc, err, c.mic, c.call)
 		}
 	}
-	for in, want := range map[string]string{DefaultMicID: "", DefaultCallID: "", "": "", "none": "none", "pulse:x": "pulse:x"} {
+	if _, err := captureFor([]string{"app"}); err == nil || !strings.Contains(err.Error(), "needs your microphone") {
+		t.Errorf("only the call app without a microphone: %v", err)
+	}
+	for in, want := range map[string]string{DefaultMicID: "", DefaultCallID: "", "": "", "none": "none", "pulse:x": "pulse:x", "app:Zoom": "app:Zoom"} {
 		if got := settingToConfig(in); got != want {
 			t.Errorf("setting %q → config %q, want %q", in, got, want)
 		}
@@ -60,7 +65,21 @@ func TestRealDeviceListNamesBothSides(t *testing.T) {
 	if !mic || !call {
 		t.Fatalf("defaults missing or unnamed: %+v", devs)
 	}
+	// Only the call app's sound in the settings: that choice is checked on
+	// New call, everything-the-computer-plays is not; a chosen app that is
+	// not running now is still offered.
 	cfg := config.Default()
+	cfg.CallInput = "app:Webex"
+	devs, _ = deviceList(cfg)
+	var checked []string
+	for _, d := range devs {
+		if d.Call && d.Default {
+			checked = append(checked, d.ID+"="+d.Name)
+		}
+	}
+	if len(checked) != 1 || checked[0] != "app:Webex=Only Webex's sound" {
+		t.Fatalf("call sources checked by default with app:Webex in the settings: %q", checked)
+	}
 	cfg.CallInput = config.CallNone
 	devs, _ = deviceList(cfg)
 	for _, d := range devs {

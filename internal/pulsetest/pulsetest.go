@@ -15,6 +15,9 @@
 package pulsetest
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +37,18 @@ type Server struct {
 // test (t.Setenv: the test must not be parallel).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t)
+}
+
+// StartLocked starts the same server, but refusing to load modules once it
+// runs (--disallow-module-loading), as a locked-down sound server would.
+func StartLocked(t testing.TB) *Server {
+	t.Helper()
+	return start(t, "--disallow-module-loading")
+}
+
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
 	for _, tool := range []string{"pulseaudio", "pactl", "paplay"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed (scripts/deps.sh installs it)", tool)
@@ -49,22 +64,18 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(rt, "pulse", "native")
-	conf := strings.Join([]string{
-		"load-module module-null-sink sink_name=speakers sink_properties=device.description=Laptop_speakers rate=48000 channels=2",
-		"load-module module-null-sink sink_name=headset sink_properties=device.description=Headset rate=48000 channels=2",
-		"load-module module-null-sink sink_name=micsink sink_properties=device.description=Mic_line rate=48000 channels=1",
-		"load-module module-remap-source source_name=mic master=micsink.monitor source_properties=device.description=Headset_microphone",
+	conf := strings.Join(append(laptop[:4:4],
 		"load-module module-combine-sink sink_name=both slaves=speakers,headset adjust_time=0 resample_method=trivial sink_properties=device.description=Both_outputs rate=48000 channels=2",
-		"load-module module-native-protocol-unix auth-anonymous=1 socket=" + sock,
+		"load-module module-native-protocol-unix auth-anonymous=1 socket="+sock,
 		"set-default-sink speakers",
 		"set-default-source mic",
-	}, "\n") + "\n"
+	), "\n") + "\n"
 	pa := filepath.Join(dir, "default.pa")
 	if err := os.WriteFile(pa, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("pulseaudio", "--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
-		"-n", "-F", pa, "--log-target=file:"+filepath.Join(dir, "pulse.log"))
+	cmd := exec.Command("pulseaudio", append([]string{"--daemonize=no", "--system=false", "--exit-idle-time=-1", "--disallow-exit",
+		"-n", "-F", pa, "--log-target=file:" + filepath.Join(dir, "pulse.log")}, extra...)...)
 	// No session bus: a second PulseAudio on the same bus fails with "D-Bus
 	// name org.PulseAudio1 already taken" (an unreachable address, not an
 	// unset one, which would autolaunch a bus).
@@ -86,6 +97,15 @@ func Start(t testing.TB) *Server {
 	}
 	t.Setenv("PULSE_SERVER", s.Addr)
 	return s
+}
+
+// laptop is the rep's laptop: two outputs and a microphone (see the
+// package comment).
+var laptop = []string{
+	"load-module module-null-sink sink_name=speakers sink_properties=device.description=Laptop_speakers rate=48000 channels=2",
+	"load-module module-null-sink sink_name=headset sink_properties=device.description=Headset rate=48000 channels=2",
+	"load-module module-null-sink sink_name=micsink sink_properties=device.description=Mic_line rate=48000 channels=1",
+	"load-module module-remap-source source_name=mic master=micsink.monitor source_properties=device.description=Headset_microphone",
 }
 
 // Pactl runs pactl against the server and fails the test on error.
@@ -154,4 +174,103 @@ func (s *Server) FakeCallApp(t testing.TB, name, binary string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// PlayApp plays a WAV file as an application would: a playback stream
+// whose application.name is name and application.process.binary is binary
+// (a fake "Zoom" playing the far end, a "Firefox" playing music), to sink
+// ("" = the default output). It returns a function that waits for the end.
+func (s *Server) PlayApp(t testing.TB, name, binary, sink, wav string) (wait func()) {
+	t.Helper()
+	args := []string{"-s", s.Addr, "--client-name=" + name, "--property=application.process.binary=" + binary}
+	if sink != "" {
+		args = append(args, "-d", sink)
+	}
+	cmd := exec.Command("paplay", append(args, wav)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return func() { <-done }
+}
+
+// Record records a source (e.g. "speakers.monitor": what the rep hears) as
+// 48 kHz mono float samples until stop is called. It returns once the
+// source's stream is arriving, so nothing played next is missed.
+func (s *Server) Record(t testing.TB, source string) (stop func() []float32) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rec.raw")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("parec", "-s", s.Addr, "-d", source, "--rate=48000", "--channels=1",
+		"--format=float32le", "--raw", "--latency-msec=20")
+	cmd.Stdout = f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); f.Close() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err := f.Stat(); err == nil && st.Size() >= 9600 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parec delivered nothing from %s within 10 s", source)
+		}
+	}
+	return func() []float32 {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		f.Close()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, len(b)/4)
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		return out
+	}
+}
+
+// SinkOf names the outputs the playback streams of an application
+// (application.name) play to now.
+func (s *Server) SinkOf(t testing.TB, app string) []string {
+	t.Helper()
+	out := s.Pactl(t, "-f", "json", "list", "sink-inputs")
+	var raw []struct {
+		Sink       int               `json:"sink"`
+		Properties map[string]string `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(out), &raw); err != nil {
+		t.Fatalf("pactl list sink-inputs: %v", err)
+	}
+	names := map[int]string{}
+	var sinks []struct {
+		Index int    `json:"index"`
+		Name  string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(s.Pactl(t, "-f", "json", "list", "sinks")), &sinks); err != nil {
+		t.Fatalf("pactl list sinks: %v", err)
+	}
+	for _, sk := range sinks {
+		names[sk.Index] = sk.Name
+	}
+	var where []string
+	for _, r := range raw {
+		if r.Properties["application.name"] == app {
+			where = append(where, names[r.Sink])
+		}
+	}
+	return where
+}
+
+// Modules lists the loaded modules' arguments (pactl list short modules).
+func (s *Server) Modules(t testing.TB) string {
+	t.Helper()
+	return s.Pactl(t, "list", "short", "modules")
 }
