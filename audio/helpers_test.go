@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/assent-app/assent/internal/pulsetest"
 )
 
 // memSink is a SegmentSink in memory: segments[i] is what was written
@@ -112,68 +114,17 @@ func itoa(i int) string {
 // and b over lags 0..maxLag samples (b delayed relative to a), and the lag.
 func bestCorrelation(a, b []float32, maxLag int) (float64, int) {
 	best, bestLag := -2.0, 0
-	for lag := -maxLag; lag <= maxLag; lag += 1 {
-		var sab, saa, sbb float64
-		for i := range a {
-			j := i + lag
-			if j < 0 || j >= len(b) {
-				continue
-			}
-			x, y := float64(a[i]), float64(b[j])
-			sab += x * y
-			saa += x * x
-			sbb += y * y
-		}
-		if saa == 0 || sbb == 0 {
-			continue
-		}
-		if c := sab / math.Sqrt(saa*sbb); c > best {
+	for lag := -maxLag; lag <= maxLag; lag++ {
+		if c := correlationAt(a, b, lag); c != 0 && c > best {
 			best, bestLag = c, lag
 		}
 	}
 	return best, bestLag
 }
 
-// coarseLag finds the lag of b relative to a with an envelope correlation
-// (fast), so alignedCorrelation can search a narrow window around it. Only
-// lags where b covers at least 90% of a count.
-func coarseLag(a, b []float32, maxLag int) int {
-	const hop = 48
-	env := func(x []float32) []float64 {
-		out := make([]float64, len(x)/hop)
-		for i := range out {
-			var s float64
-			for _, v := range x[i*hop : (i+1)*hop] {
-				s += float64(v) * float64(v)
-			}
-			out[i] = math.Sqrt(s)
-		}
-		return out
-	}
-	ea, eb := env(a), env(b)
-	best, bestLag := -2.0, 0
-	for lag := -maxLag / hop; lag <= maxLag/hop; lag++ {
-		var sab, saa, sbb float64
-		n := 0
-		for i := range ea {
-			j := i + lag
-			if j < 0 || j >= len(eb) {
-				continue
-			}
-			n++
-			sab += ea[i] * eb[j]
-			saa += ea[i] * ea[i]
-			sbb += eb[j] * eb[j]
-		}
-		if n < len(ea)*9/10 || saa == 0 || sbb == 0 {
-			continue
-		}
-		if c := sab / math.Sqrt(saa*sbb); c > best {
-			best, bestLag = c, lag
-		}
-	}
-	return bestLag * hop
-}
+// coarseLag, alignedCorrelation and correlationAt: the one implementation
+// in internal/pulsetest (the CLI's real tests use it too).
+func coarseLag(a, b []float32, maxLag int) int { return pulsetest.CoarseLag(a, b, maxLag) }
 
 // toneSeen is the largest power of frequency hz in any 50 ms window of x.
 func toneSeen(x []float32, hz float64) float64 {
@@ -184,36 +135,11 @@ func toneSeen(x []float32, hz float64) float64 {
 	return best
 }
 
-// alignedCorrelation correlates a with b around their coarse lag.
 func alignedCorrelation(a, b []float32, maxLag int) (float64, int) {
-	l := coarseLag(a, b, maxLag)
-	best, lag := -2.0, 0
-	for d := -96; d <= 96; d++ {
-		c := correlationAt(a, b, l+d)
-		if c > best {
-			best, lag = c, l+d
-		}
-	}
-	return best, lag
+	return pulsetest.AlignedCorrelation(a, b, maxLag)
 }
 
-func correlationAt(a, b []float32, lag int) float64 {
-	var sab, saa, sbb float64
-	for i := range a {
-		j := i + lag
-		if j < 0 || j >= len(b) {
-			continue
-		}
-		x, y := float64(a[i]), float64(b[j])
-		sab += x * y
-		saa += x * x
-		sbb += y * y
-	}
-	if saa == 0 || sbb == 0 {
-		return 0
-	}
-	return sab / math.Sqrt(saa*sbb)
-}
+func correlationAt(a, b []float32, lag int) float64 { return pulsetest.CorrelationAt(a, b, lag) }
 
 func toFloat(s []int16) []float32 {
 	out := make([]float32, len(s))

@@ -25,6 +25,7 @@ import (
 
 	"github.com/assent-app/assent/assets"
 	"github.com/assent-app/assent/consent"
+	"github.com/assent-app/assent/internal/testenv"
 	assentsync "github.com/assent-app/assent/sync"
 	"github.com/assent-app/assent/sync/server"
 )
@@ -366,4 +367,24 @@ func newKey() ed25519.PrivateKey {
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// schemaAndBucket gives a test of replicas a PostgreSQL schema and an S3
+// bucket of its own on the real servers (prefix + random hex; the schema is
+// dropped and the bucket emptied at the end). It returns the DSN that uses
+// the schema, the bucket's name and the bucket.
+func schemaAndBucket(t testing.TB, prefix string) (dsn, bucket string, objs *server.S3Objects) {
+	t.Helper()
+	s3 := testenv.RequireS3(t)
+	dsn, schema := testenv.PostgresSchema(t, prefix)
+	bucket = "assent-" + schema
+	objs, err := server.NewS3Objects(server.S3Config{Endpoint: s3.Endpoint, Bucket: bucket, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := objs.EnsureBucket(t.Context(), "us-east-1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objs.DeletePrefix(context.Background(), "") })
+	return dsn, bucket, objs
 }

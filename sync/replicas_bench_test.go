@@ -3,9 +3,7 @@ package sync_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -62,34 +60,14 @@ func (c *benchCluster) pgStats(b *testing.B) (xacts int64, conns int) {
 func newBenchCluster(b *testing.B, bin string, n int) *benchCluster {
 	b.Helper()
 	c := &benchCluster{s3by: map[string]int{}}
-	pgDSN := testenv.RequirePostgres(b)
 	s3 := testenv.RequireS3(b)
-	rb := make([]byte, 5)
-	rand.Read(rb)
-	name := "b" + hex.EncodeToString(rb)
-	admin, err := sql.Open("pgx", pgDSN)
+	dsn, bucket, _ := schemaAndBucket(b, "b")
+	pg, err := sql.Open("pgx", dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + name + ` CASCADE`); admin.Close() })
-	c.pg = admin
-	sep := "?"
-	if strings.Contains(pgDSN, "?") {
-		sep = "&"
-	}
-	dsn := pgDSN + sep + "search_path=" + name
-	bucket := "assent-" + name
-	objs, err := server.NewS3Objects(server.S3Config{Endpoint: s3.Endpoint, Bucket: bucket, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := objs.EnsureBucket(b.Context(), "us-east-1"); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { objs.DeletePrefix(context.Background(), "") })
+	b.Cleanup(func() { pg.Close() })
+	c.pg = pg
 	// The replicas reach the S3 server through a counting proxy (the Host
 	// header is kept: it is part of the SigV4 signature).
 	target, err := url.Parse(s3.Endpoint)

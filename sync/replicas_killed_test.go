@@ -3,9 +3,7 @@ package sync_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -128,34 +126,9 @@ func TestNothingLostOnCrash_KillOneReplica(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the assentd binary")
 	}
-	pgDSN := testenv.RequirePostgres(t)
 	s3 := testenv.RequireS3(t)
 	// A schema and a bucket of this test's own.
-	rb := make([]byte, 5)
-	rand.Read(rb)
-	name := "k" + hex.EncodeToString(rb)
-	admin, err := sql.Open("pgx", pgDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + name + ` CASCADE`); admin.Close() })
-	sep := "?"
-	if strings.Contains(pgDSN, "?") {
-		sep = "&"
-	}
-	dsn := pgDSN + sep + "search_path=" + name
-	bucket := "assent-" + name
-	objs, err := server.NewS3Objects(server.S3Config{Endpoint: s3.Endpoint, Bucket: bucket, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := objs.EnsureBucket(t.Context(), "us-east-1"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { objs.DeletePrefix(context.Background(), "") })
+	dsn, bucket, objs := schemaAndBucket(t, "k")
 
 	bin := buildAssentd(t)
 	logDir := os.Getenv("ASSENT_REPLICA_LOGS")

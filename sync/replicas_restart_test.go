@@ -2,9 +2,6 @@ package sync_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -119,43 +116,19 @@ func TestNothingLostOnCrash_RestartAllReplicasDuringACall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the assentd binary")
 	}
-	pgDSN := testenv.RequirePostgres(t)
+	testenv.RequirePostgres(t)
 	s3 := testenv.RequireS3(t)
 	bin := buildAssentd(t)
 	for _, v := range []struct {
 		name string
 		sig  syscall.Signal
 	}{{"SIGTERM", syscall.SIGTERM}, {"SIGKILL", syscall.SIGKILL}} {
-		t.Run(v.name, func(t *testing.T) { restartAllDuringCall(t, bin, pgDSN, s3, v.sig) })
+		t.Run(v.name, func(t *testing.T) { restartAllDuringCall(t, bin, s3, v.sig) })
 	}
 }
 
-func restartAllDuringCall(t *testing.T, bin, pgDSN string, s3 testenv.S3, sig syscall.Signal) {
-	rb := make([]byte, 5)
-	rand.Read(rb)
-	name := "r" + hex.EncodeToString(rb)
-	admin, err := sql.Open("pgx", pgDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + name + ` CASCADE`); admin.Close() })
-	sep := "?"
-	if strings.Contains(pgDSN, "?") {
-		sep = "&"
-	}
-	dsn := pgDSN + sep + "search_path=" + name
-	bucket := "assent-" + name
-	objs, err := server.NewS3Objects(server.S3Config{Endpoint: s3.Endpoint, Bucket: bucket, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := objs.EnsureBucket(t.Context(), "us-east-1"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { objs.DeletePrefix(context.Background(), "") })
+func restartAllDuringCall(t *testing.T, bin string, s3 testenv.S3, sig syscall.Signal) {
+	dsn, bucket, _ := schemaAndBucket(t, "r")
 	logDir := t.TempDir()
 	var reps []*assentdProc
 	for range 3 {

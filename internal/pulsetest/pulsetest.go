@@ -123,11 +123,18 @@ func (s *Server) Pactl(t testing.TB, args ...string) string {
 // returns a function that waits for it to end.
 func (s *Server) Play(t testing.TB, sink, wav string) (wait func()) {
 	t.Helper()
+	return s.play(t, nil, sink, wav)
+}
+
+// play runs paplay with extra arguments (the stream's properties) into
+// sink ("" = the default output) until the file ends or the test does.
+func (s *Server) play(t testing.TB, extra []string, sink, wav string) (wait func()) {
+	t.Helper()
 	// paplay's default buffer (2 s): a low-latency player underruns on a
 	// loaded machine and puts gaps into the "far end" itself. (Moving a
 	// player with a 2 s buffer between sinks drops that buffer: tests of a
 	// default change play into "both" instead of moving the player.)
-	args := []string{"-s", s.Addr}
+	args := append([]string{"-s", s.Addr}, extra...)
 	if sink != "" {
 		args = append(args, "-d", sink)
 	}
@@ -182,18 +189,7 @@ func (s *Server) FakeCallApp(t testing.TB, name, binary string) (stop func()) {
 // ("" = the default output). It returns a function that waits for the end.
 func (s *Server) PlayApp(t testing.TB, name, binary, sink, wav string) (wait func()) {
 	t.Helper()
-	args := []string{"-s", s.Addr, "--client-name=" + name, "--property=application.process.binary=" + binary}
-	if sink != "" {
-		args = append(args, "-d", sink)
-	}
-	cmd := exec.Command("paplay", append(args, wav)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	return func() { <-done }
+	return s.play(t, []string{"--client-name=" + name, "--property=application.process.binary=" + binary}, sink, wav)
 }
 
 // Record records a source (e.g. "speakers.monitor": what the rep hears) as

@@ -38,6 +38,29 @@ func itoa(i int) string {
 // whole of b) and returns the normalised correlation there: an envelope
 // search first, then every sample within ±2 ms.
 func Correlate(a, b []float32) float64 {
+	c, _ := AlignedCorrelation(a, b, len(b))
+	return max(c, 0)
+}
+
+// AlignedCorrelation correlates a with b around their coarse lag (within
+// ±maxLag samples) and returns the best normalised correlation within
+// ±2 ms of it, and its lag.
+func AlignedCorrelation(a, b []float32, maxLag int) (float64, int) {
+	l := CoarseLag(a, b, maxLag)
+	best, lag := -2.0, 0
+	for d := -96; d <= 96; d++ {
+		if c := CorrelationAt(a, b, l+d); c > best {
+			best, lag = c, l+d
+		}
+	}
+	return best, lag
+}
+
+// CoarseLag finds the lag of b relative to a (within ±maxLag samples) with
+// an envelope correlation in 1 ms hops: fast, so a fine search needs only a
+// narrow window around it. Only lags where b covers at least 90% of a
+// count.
+func CoarseLag(a, b []float32, maxLag int) int {
 	const hop = 48
 	env := func(x []float32) []float64 {
 		out := make([]float64, len(x)/hop)
@@ -51,8 +74,8 @@ func Correlate(a, b []float32) float64 {
 		return out
 	}
 	ea, eb := env(a), env(b)
-	best, coarse := -2.0, 0
-	for lag := -len(eb); lag <= len(eb); lag++ {
+	best, bestLag := -2.0, 0
+	for lag := -maxLag / hop; lag <= maxLag/hop; lag++ {
 		var sab, saa, sbb float64
 		n := 0
 		for i := range ea {
@@ -69,25 +92,28 @@ func Correlate(a, b []float32) float64 {
 			continue
 		}
 		if c := sab / math.Sqrt(saa*sbb); c > best {
-			best, coarse = c, lag*hop
+			best, bestLag = c, lag
 		}
 	}
-	fine := 0.0
-	for d := -96; d <= 96; d++ {
-		var sab, saa, sbb float64
-		for i := range a {
-			j := i + coarse + d
-			if j < 0 || j >= len(b) {
-				continue
-			}
-			x, y := float64(a[i]), float64(b[j])
-			sab += x * y
-			saa += x * x
-			sbb += y * y
+	return bestLag * hop
+}
+
+// CorrelationAt is the normalised correlation of a with b delayed by lag
+// samples, over the part where they overlap (0 where either is silent).
+func CorrelationAt(a, b []float32, lag int) float64 {
+	var sab, saa, sbb float64
+	for i := range a {
+		j := i + lag
+		if j < 0 || j >= len(b) {
+			continue
 		}
-		if saa > 0 && sbb > 0 {
-			fine = math.Max(fine, sab/math.Sqrt(saa*sbb))
-		}
+		x, y := float64(a[i]), float64(b[j])
+		sab += x * y
+		saa += x * x
+		sbb += y * y
 	}
-	return fine
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
 }

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -20,26 +18,8 @@ import (
 // the DSN that uses it; nothing is created in it.
 func emptyPostgres(t *testing.T) string {
 	t.Helper()
-	dsn := testenv.RequirePostgres(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "m_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
+	dsn, _ := testenv.PostgresSchema(t, "m_")
+	return dsn
 }
 
 // oldReplica is assentd as released before versioned migrations: it created
@@ -200,7 +180,7 @@ func TestLeaseOneHolderAtATime(t *testing.T) {
 		defer st.Close()
 		run(t, st)
 	})
-	t.Run("PostgreSQL", func(t *testing.T) { run(t, freshPostgres(t, testenv.RequirePostgres(t))) })
+	t.Run("PostgreSQL", func(t *testing.T) { run(t, freshPostgres(t)) })
 }
 
 // The retention purge scheduled on three replicas never runs twice at once.

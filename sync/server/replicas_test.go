@@ -122,9 +122,9 @@ func newClusterCfg(t *testing.T, n int, mod func(*Config)) *cluster {
 	return c
 }
 
-// uploadInParts sends one segment with tus in parts PATCHes (through the
-// proxy, so consecutive requests reach different replicas).
-func (h *harness) uploadInParts(d dev, rec string, idx int, data []byte, parts int) {
+// createUpload creates the tus upload of one segment (through the proxy)
+// and returns its public URL.
+func (h *harness) createUpload(d dev, rec string, idx int, data []byte) string {
 	h.t.Helper()
 	req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
 	req.Header.Set("Authorization", "Bearer "+d.token)
@@ -140,7 +140,14 @@ func (h *harness) uploadInParts(d dev, rec string, idx int, data []byte, parts i
 	if resp.StatusCode != 201 {
 		h.t.Fatalf("create upload: %d %s", resp.StatusCode, b)
 	}
-	loc := resp.Header.Get("Location")
+	return resp.Header.Get("Location")
+}
+
+// uploadInParts sends one segment with tus in parts PATCHes (through the
+// proxy, so consecutive requests reach different replicas).
+func (h *harness) uploadInParts(d dev, rec string, idx int, data []byte, parts int) {
+	h.t.Helper()
+	loc := h.createUpload(d, rec, idx, data)
 	if !strings.HasPrefix(loc, h.ts.URL) {
 		h.t.Fatalf("upload Location %q is not on the public (proxy) URL %s", loc, h.ts.URL)
 	}
@@ -328,20 +335,7 @@ func TestNothingLostOnCrash_ReplicaKilledBeforeUploadFinished(t *testing.T) {
 		t.Fatalf("register: %d %s", resp.StatusCode, body)
 	}
 	data := segData(rec, 1)
-	req, _ := http.NewRequest("POST", h.ts.URL+"/v1/uploads/", nil)
-	req.Header.Set("Authorization", "Bearer "+d.token)
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	req.Header.Set("Upload-Length", strconv.Itoa(len(data)))
-	req.Header.Set("Upload-Metadata", meta(map[string]string{"recording": rec, "index": "1", "sha256": sum(data)}))
-	cr, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr.Body.Close()
-	if cr.StatusCode != 201 {
-		t.Fatalf("create upload: %d", cr.StatusCode)
-	}
-	loc := cr.Header.Get("Location")
+	loc := h.createUpload(d, rec, 1, data)
 	id := loc[strings.LastIndexByte(loc, '/')+1:]
 	// What the killed replica did before dying: every byte written to the
 	// store, FinishUpload (and the commit hook) never run.

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -27,36 +24,19 @@ func TestStoreSQLite(t *testing.T) {
 }
 
 func TestStorePostgres(t *testing.T) {
-	dsn := testenv.RequirePostgres(t)
-	storeSuite(t, func(t *testing.T) Store { return freshPostgres(t, dsn) })
+	testenv.RequirePostgres(t)
+	storeSuite(t, func(t *testing.T) Store { return freshPostgres(t) })
 }
 
 // freshPostgres opens the store in a schema of its own, dropped afterwards.
-func freshPostgres(t testing.TB, dsn string) Store {
+func freshPostgres(t testing.TB) Store {
 	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
+	sdsn, _ := testenv.PostgresSchema(t, "t_")
+	st, err := OpenPostgres(sdsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	st, err := OpenPostgres(dsn + sep + "search_path=" + schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
+	t.Cleanup(func() { st.Close() })
 	return st
 }
 
@@ -284,8 +264,8 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 
 // TestEndToEndPostgres runs the device and admin flows on PostgreSQL.
 func TestEndToEndPostgres(t *testing.T) {
-	dsn := testenv.RequirePostgres(t)
-	h := newHarnessWith(t, freshPostgres(t, dsn))
+	testenv.RequirePostgres(t)
+	h := newHarnessWith(t, freshPostgres(t))
 	d := h.enrol(1)
 	h.fullRecording(d, "rec-1", 2, "ann@example.com")
 	h.fullRecording(d, "rec-2", 1, "bob@example.com")

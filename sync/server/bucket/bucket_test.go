@@ -2,11 +2,7 @@ package bucket_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -21,25 +17,10 @@ import (
 // connection pool of its own, as n assentd replicas have.
 func pgReplicas(t *testing.T, n int) []*bucket.SQL {
 	t.Helper()
-	dsn := testenv.RequirePostgres(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "bk_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); admin.Close() })
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
+	dsn, _ := testenv.PostgresSchema(t, "bk_")
 	var out []*bucket.SQL
 	for range n {
-		st, err := server.OpenPostgres(dsn + sep + "search_path=" + schema)
+		st, err := server.OpenPostgres(dsn)
 		if err != nil {
 			t.Fatal(err)
 		}

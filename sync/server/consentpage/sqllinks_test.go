@@ -3,9 +3,7 @@ package consentpage
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -47,27 +45,9 @@ func sqliteLinkDB(t *testing.T) linkDB {
 }
 
 func pgLinkDB(t *testing.T) linkDB {
-	dsn := testenv.RequirePostgres(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "cl_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
+	dsn, _ := testenv.PostgresSchema(t, "cl_")
 	open := func(t *testing.T) *sql.DB {
-		db, err := sql.Open("pgx", dsn+sep+"search_path="+schema)
+		db, err := sql.Open("pgx", dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
