@@ -226,6 +226,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	escrow := fs.String("escrow-recipient", os.Getenv("ASSENTD_ESCROW_RECIPIENT"), "the organisation's age recipient (age1...), served to devices")
 	maxSeg := fs.Int64("max-segment-bytes", 64<<20, "largest accepted segment")
 	drainWait := fs.Duration("drain-wait", 5*time.Second, "on SIGTERM, how long /readyz answers 503 before the server stops taking requests (give the load balancer time to notice)")
+	requireNotices := fs.Bool("require-notice-texts", true, "refuse a consent record registered without the exact notice texts it cites (false only for devices older than stored notice texts)")
 	requireSealed := fs.Bool("require-sealed-segments", true, "store only segments that the latest consent record lists in a SegmentSealed event (false only for devices older than record format v2)")
 	uploadTTL := fs.Duration("upload-ttl", 24*time.Hour, "incomplete uploads older than this are removed by the sweeper")
 	sweepEvery := fs.Duration("sweep-interval", 10*time.Minute, "how often the upload sweeper runs")
@@ -277,7 +278,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg := server.Config{Store: st, Objects: objs, UploadDir: filepath.Join(c.data, "uploads"), Uploads: uploads, PolicyKey: pkey, TokenTTL: *tokenTTL,
 		EscrowRecipient: *escrow, RetentionMonths: *retention, MaxSegmentSize: *maxSeg, Logger: log,
-		RequireSealedSegments: *requireSealed, PublicURL: *publicURL, ForwardedHeaders: *forwarded, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
+		RequireSealedSegments: *requireSealed, RequireNoticeTexts: *requireNotices, PublicURL: *publicURL, ForwardedHeaders: *forwarded, UploadTTL: *uploadTTL, UploadReadTimeout: *uploadRead}
 	if err := os.MkdirAll(cfg.UploadDir, 0o700); err != nil {
 		return fail("cannot create %s: %v", cfg.UploadDir, err)
 	}

@@ -228,7 +228,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 	if !ok {
 		return
 	}
-	if !checkNotices(w, req.Record, req.Notices) {
+	if !s.checkNotices(w, req.Record, req.Notices) {
 		return
 	}
 	ctx := r.Context()
@@ -290,10 +290,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, d Device) {
 // checkNotices checks the notice texts sent with a record: each text's
 // SHA-256 is its sha256, and the set of sha256 is exactly the record's
 // notice.texts (no text the record does not cite, none it cites missing).
-// None at all is accepted (devices older than the stored texts). On failure
-// it wrote a 422 problem.
-func checkNotices(w http.ResponseWriter, record []byte, notices []NoticeText) bool {
+// None at all is accepted only without Config.RequireNoticeTexts (devices
+// older than the stored texts). On failure it wrote a 422 problem.
+func (s *Server) checkNotices(w http.ResponseWriter, record []byte, notices []NoticeText) bool {
 	if len(notices) == 0 {
+		if s.cfg.RequireNoticeTexts {
+			problem(w, http.StatusUnprocessableEntity, "notice-texts-missing", "Notice texts missing",
+				"The consent record was sent without the notice texts it cites (notices), so this server could not show what the participants were told. "+
+					"Update Assent on the device and sync again; a recording made before Assent stored its notice texts can be accepted only if the administrator runs assentd with -require-notice-texts=false.")
+			return false
+		}
 		return true
 	}
 	rec, err := consent.Parse(record)

@@ -112,3 +112,31 @@ func TestNoticeTextsUploadedCheckedStoredAndErased(t *testing.T) {
 		}
 	}
 }
+
+// With RequireNoticeTexts (assentd's default) a record registered without
+// the texts it cites is refused in plain words that say what to do, and
+// nothing is indexed; with the texts it is accepted.
+func TestBadInputGetsClearError_RecordWithoutNoticeTexts(t *testing.T) {
+	st, err := OpenSQLite(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := newHarnessCfg(t, st, nil, func(c *Config) { c.RequireNoticeTexts = true })
+	d := h.enrol(1)
+	rec := makeRecord(t, d.key, "rec-nt", false, "ann@example.com")
+	resp, body := h.do("POST", "/v1/recordings", d.token, RegisterRequest{ID: "rec-nt", Record: rec})
+	wantProblem(t, resp, body, 422, "notice-texts-missing")
+	for _, want := range []string{"without the notice texts", "Update Assent", "-require-notice-texts=false"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("the problem does not say %q: %s", want, body)
+		}
+	}
+	if _, err := h.st.Recording(t.Context(), "rec-nt"); err == nil {
+		t.Fatal("a record without its notice texts was indexed")
+	}
+	resp, body = h.do("POST", "/v1/recordings", d.token, RegisterRequest{ID: "rec-nt", Record: rec, Notices: testNotices(t)})
+	if resp.StatusCode != 201 {
+		t.Fatalf("register with the texts: %d %s", resp.StatusCode, body)
+	}
+}

@@ -82,8 +82,14 @@ type Config struct {
 	// does not list in a SegmentSealed event (see sealed.go). Off by default
 	// until every device writes SegmentSealed events.
 	RequireSealedSegments bool
-	Logger                *slog.Logger
-	Now                   func() time.Time
+	// RequireNoticeTexts refuses a consent record registered without the
+	// exact notice texts it cites (422 notice-texts-missing), so the server
+	// can always show what each participant was told. Off by default in
+	// the Go API; assentd turns it on (-require-notice-texts) and turns it
+	// off only for devices older than stored notice texts.
+	RequireNoticeTexts bool
+	Logger             *slog.Logger
+	Now                func() time.Time
 }
 
 // Server is assentd's HTTP API.
