@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,58 @@ func TestSyncRenewsTheDeviceToken(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("the renewed token: %d", resp.StatusCode)
+	}
+}
+
+// The keyring cannot keep a renewed token (locked, full): the pass goes on
+// with the current token, which still works, and the next pass renews
+// again and keeps it; the device is never locked out.
+func TestNothingLostOnCrash_RenewedTokenNotKept(t *testing.T) {
+	ts := startServer(t, t.TempDir(), "")
+	tok, _ := ts.enrol(t)
+	lib := newDirLibrary(t)
+	outbox := t.TempDir()
+	failKeep := true
+	var kept []string
+	cl, err := assentsync.New(assentsync.Config{Server: ts.url(), Token: tok, Library: lib, OutboxDir: outbox,
+		HTTPClient: &http.Client{Timeout: 30 * time.Second}, OnTokenRotated: func(s string) error {
+			if failKeep {
+				return errors.New("the keyring is locked")
+			}
+			kept = append(kept, s)
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cl.SyncOnce(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "goes on with the current token") {
+		t.Fatalf("a renewal that could not be kept: %v", err)
+	}
+	status := func(token string) int {
+		req, _ := http.NewRequest("GET", ts.url()+"/v1/recordings", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := status(tok); c != 200 {
+		t.Fatalf("the current token after a renewal that was not kept: %d", c)
+	}
+	failKeep = false
+	if err := cl.SyncOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || kept[0] == tok {
+		t.Fatalf("kept %v", kept)
+	}
+	if c := status(kept[0]); c != 200 {
+		t.Fatalf("the kept token: %d", c)
+	}
+	if c := status(tok); c != 401 {
+		t.Fatalf("the old token once the kept one was used: %d", c)
 	}
 }

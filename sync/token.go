@@ -16,8 +16,10 @@ import (
 // for a new token (POST /v1/device/token) once its token is older than
 // Config.RotateEvery (default 30 days; the age is kept as the time of a
 // stamp file in the outbox), hands it to OnTokenRotated to keep (the OS
-// keyring), and uses it from then on. The server ends the old token at once,
-// so a failure to keep the new one is reported as an error of the pass.
+// keyring), and only then uses it. The server keeps the old token working
+// until the new one is first used, so if the new one cannot be kept (or the
+// answer is lost, or the app dies before keeping it) the client goes on
+// with the old token and asks again on the next pass.
 
 const tokenStamp = "token-rotated"
 
@@ -33,9 +35,16 @@ func (c *Client) maybeRotateToken(ctx context.Context) error {
 	if _, err := c.tus.jsonCall(ctx, http.MethodPost, "/v1/device/token", nil, &tr, http.StatusOK); err != nil {
 		return fmt.Errorf("renew the device token: %w", err)
 	}
-	c.tus.token = tr.Token
 	if err := c.cfg.OnTokenRotated(tr.Token); err != nil {
-		return fmt.Errorf("the server renewed this device's token but it could not be kept (%v); keep the app open and unlock the keyring, or this device must be enrolled again", err)
+		// The old token still works (the new one was never used): go on with
+		// it and renew on the next pass.
+		return fmt.Errorf("the server renewed this device's token but it could not be kept (%v); syncing goes on with the current token and Assent tries again on the next pass — unlock the keyring if it is locked", err)
+	}
+	c.tus.token = tr.Token
+	// Use it at once: its first use ends the old token on the server. (If
+	// this request fails, the next one does the same.)
+	if _, err := c.tus.jsonCall(ctx, http.MethodGet, "/v1/policy", nil, nil, http.StatusOK, http.StatusNoContent, http.StatusNotFound); err != nil {
+		c.log.Warn("the renewed device token was kept but not used yet", "err", err.Error())
 	}
 	if err := os.WriteFile(stamp, nil, 0o600); err != nil {
 		return fmt.Errorf("renew the device token: %w", err)

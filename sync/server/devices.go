@@ -181,12 +181,15 @@ func (s *Server) tokenExpired(ctx context.Context, d Device) (bool, time.Time, e
 	return !s.now().Before(exp), exp, nil
 }
 
-// rotateToken issues a new token for the calling device; the old one stops
-// working at once.
+// rotateToken issues a new token for the calling device. The old one keeps
+// working until the new one is first used, so a device whose answer was
+// lost (a dropped connection, a crash before the keyring kept it) is not
+// locked out: it asks again with the old token, which replaces the unused
+// new one.
 func (s *Server) rotateToken(w http.ResponseWriter, r *http.Request, d Device) {
 	token := randomToken(32)
 	now := s.now().UTC()
-	if err := s.cfg.Store.RotateToken(r.Context(), d.ID, d.TokenHash, hashToken(token), now); errors.Is(err, ErrNotFound) {
+	if err := s.cfg.Store.StageToken(r.Context(), d.ID, d.TokenHash, hashToken(token), now); errors.Is(err, ErrNotFound) {
 		problem(w, http.StatusConflict, "token-rotated", "Token already replaced", "This token was replaced by a rotation at the same moment; use the newest token.")
 		return
 	} else if err != nil {

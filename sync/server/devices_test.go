@@ -49,7 +49,8 @@ func TestDeviceRevocation(t *testing.T) {
 	}
 }
 
-// Tokens expire after TokenTTL unless rotated; rotation invalidates the old one.
+// Tokens expire after TokenTTL unless rotated; the new token's first use
+// ends the old one.
 func TestDeviceTokenLifetimeAndRotation(t *testing.T) {
 	st, err := OpenSQLite(filepath.Join(t.TempDir(), "index.db"))
 	if err != nil {
@@ -66,6 +67,9 @@ func TestDeviceTokenLifetimeAndRotation(t *testing.T) {
 	json.Unmarshal(body, &tr)
 	if tr.Token == "" || tr.Token == d.token || !tr.Expires.Equal(h.now.Add(30*24*time.Hour)) {
 		t.Fatalf("rotation answer %s", body)
+	}
+	if resp, body := h.do("GET", "/v1/recordings", tr.Token, nil); resp.StatusCode != 200 {
+		t.Fatalf("the rotated token: %d %s", resp.StatusCode, body)
 	}
 	resp, body = h.do("GET", "/v1/recordings", d.token, nil)
 	wantProblem(t, resp, body, 401, "unauthenticated")
@@ -210,5 +214,57 @@ func TestFailedAttemptsCountedPerClientBehindAProxy(t *testing.T) {
 	}
 	if code := get(testAdmin, "203.0.113.9"); code != 200 {
 		t.Fatalf("another client behind the same proxy: %d, want 200", code)
+	}
+}
+
+// A device whose renewal answer was lost (the connection dropped, or the
+// app died before the keyring kept the new token) is not locked out: its
+// old token keeps working until a new token is used, asking again replaces
+// the lost one, and the first use of the kept one ends the old token.
+func TestNothingLostOnCrash_TokenRenewalAnswerLost(t *testing.T) {
+	h := newHarness(t)
+	d := h.enrol(1)
+	resp, body := h.do("POST", "/v1/device/token", d.token, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("rotate: %d %s", resp.StatusCode, body)
+	}
+	var lost TokenResponse
+	json.Unmarshal(body, &lost)
+	// The answer never reached the keyring: the device goes on with its token.
+	if resp, body := h.do("GET", "/v1/recordings", d.token, nil); resp.StatusCode != 200 {
+		t.Fatalf("the old token after a renewal whose answer was lost: %d %s", resp.StatusCode, body)
+	}
+	resp, body = h.do("POST", "/v1/device/token", d.token, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("asking again: %d %s", resp.StatusCode, body)
+	}
+	var kept TokenResponse
+	json.Unmarshal(body, &kept)
+	if kept.Token == lost.Token || kept.Token == d.token {
+		t.Fatalf("the second renewal gave %q", kept.Token)
+	}
+	resp, body = h.do("GET", "/v1/recordings", lost.Token, nil)
+	wantProblem(t, resp, body, 401, "unauthenticated") // replaced before it was ever used
+	if resp, body := h.do("GET", "/v1/policy", kept.Token, nil); resp.StatusCode/100 != 2 && resp.StatusCode != 404 {
+		t.Fatalf("the kept token: %d %s", resp.StatusCode, body)
+	}
+	resp, body = h.do("GET", "/v1/recordings", d.token, nil)
+	wantProblem(t, resp, body, 401, "unauthenticated")
+	if resp, body := h.do("GET", "/v1/recordings", kept.Token, nil); resp.StatusCode != 200 {
+		t.Fatalf("the kept token: %d %s", resp.StatusCode, body)
+	}
+	// A revoked device's unused renewal dies with it.
+	resp, body = h.do("POST", "/v1/device/token", kept.Token, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("rotate: %d %s", resp.StatusCode, body)
+	}
+	var staged TokenResponse
+	json.Unmarshal(body, &staged)
+	if resp, body := h.do("POST", "/v1/admin/devices/"+d.id+"/revoke", testAdmin, nil); resp.StatusCode/100 != 2 {
+		t.Fatalf("revoke: %d %s", resp.StatusCode, body)
+	}
+	resp, body = h.do("GET", "/v1/recordings", staged.Token, nil)
+	if resp.StatusCode != 401 && resp.StatusCode != 403 {
+		t.Fatalf("a revoked device's staged token: %d %s", resp.StatusCode, body)
 	}
 }

@@ -40,6 +40,9 @@ var migrations = []migration{
 	}},
 	{3, "remote consent links, their tokens and answers (shared by all replicas)", consentpage.Schema},
 	{4, "device revocations, token issue times, daily upload usage, organisation policy versions", func(bool) []string { return serverSchema }},
+	{5, "renewed device tokens not used yet (the old token works until the new one is)", func(bool) []string {
+		return []string{`CREATE TABLE IF NOT EXISTS device_pending_tokens (device_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, issued BIGINT NOT NULL)`}
+	}},
 }
 
 // LatestSchema is the schema version this build migrates to.

@@ -180,6 +180,16 @@ func (s *sqlStore) device(ctx context.Context, where string, arg string) (Device
 }
 
 func (s *sqlStore) DeviceByToken(ctx context.Context, h string) (Device, error) {
+	d, err := s.device(ctx, "token_hash", h)
+	if !errors.Is(err, ErrNotFound) {
+		return d, err
+	}
+	// A renewed token used for the first time (StageToken).
+	if err := s.promoteToken(ctx, h); errors.Is(err, ErrNotFound) {
+		return s.device(ctx, "token_hash", h) // promoted by a concurrent request, or no such token
+	} else if err != nil {
+		return Device{}, err
+	}
 	return s.device(ctx, "token_hash", h)
 }
 

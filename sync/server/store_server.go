@@ -22,6 +22,13 @@ type ServerStore interface {
 	// RotateToken replaces the device's token hash; ErrNotFound if the
 	// device is unknown, revoked, or its token is no longer oldHash.
 	RotateToken(ctx context.Context, id, oldHash, newHash string, at time.Time) error
+	// StageToken issues newHash as the device's next token: the current
+	// token (currentHash) keeps working until newHash is first used
+	// (DeviceByToken then makes it the device's token and ends the old
+	// one), so a device that lost the answer can still ask again. A second
+	// StageToken replaces an unused one. ErrNotFound if the device is
+	// unknown, revoked, or its token is no longer currentHash.
+	StageToken(ctx context.Context, id, currentHash, newHash string, at time.Time) error
 	// ReserveBytes adds n to the device's upload bytes of day (YYYY-MM-DD)
 	// if the total stays within limit; ok is false (and nothing added) if not.
 	ReserveBytes(ctx context.Context, id, day string, n, limit int64) (ok bool, used int64, err error)
@@ -54,6 +61,10 @@ func (s *sqlStore) RevokeDevice(ctx context.Context, id, reason string, at time.
 		return ErrNotFound
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_revocations (device_id, revoked, reason) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`), id, ns(at), reason); err != nil {
+		return err
+	}
+	// A renewed token not used yet ends with the device too.
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM device_pending_tokens WHERE device_id = ?`), id); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -112,6 +123,68 @@ func (s *sqlStore) RotateToken(ctx context.Context, id, oldHash, newHash string,
 	return tx.Commit()
 }
 
+func (s *sqlStore) StageToken(ctx context.Context, id, currentHash, newHash string, at time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// The device row is locked (PostgreSQL) for the rest of the transaction,
+	// so a promotion or revocation cannot slip in between.
+	var got string
+	err = tx.QueryRowContext(ctx, s.q(`SELECT id FROM devices WHERE id = ? AND token_hash = ?`+s.forUpdate()), id, currentHash).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM device_pending_tokens WHERE device_id = ?`), id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_pending_tokens (device_id, token_hash, issued) VALUES (?, ?, ?)`), id, newHash, ns(at)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// promoteToken makes a staged token (StageToken) the device's token the
+// first time it is used, ending the old one; ErrNotFound if h is no staged
+// token (or its device was revoked meanwhile).
+func (s *sqlStore) promoteToken(ctx context.Context, h string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var id string
+	var issued int64
+	err = tx.QueryRowContext(ctx, s.q(`SELECT device_id, issued FROM device_pending_tokens WHERE token_hash = ?`), h).Scan(&id, &issued)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, s.q(`UPDATE devices SET token_hash = ? WHERE id = ? AND token_hash NOT LIKE 'revoked:%'`), h, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM device_pending_tokens WHERE device_id = ? AND token_hash = ?`), id, h); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM device_tokens WHERE device_id = ?`), id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO device_tokens (device_id, issued) VALUES (?, ?)`), id, issued); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func (s *sqlStore) AddPolicy(ctx context.Context, p StoredPolicy) error {
 	_, err := s.exec(ctx, `INSERT INTO policies (version, issued, policy, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
 		p.Version, ns(p.Issued), string(p.Policy), p.KeyID, p.Signature)
@@ -162,4 +235,13 @@ func (s *sqlStore) ReserveBytes(ctx context.Context, id, day string, n, limit in
 		return false, used, tx.Commit()
 	}
 	return true, used, tx.Commit()
+}
+
+// forUpdate locks the selected rows for the transaction on PostgreSQL
+// (SQLite has one writer at a time anyway).
+func (s *sqlStore) forUpdate() string {
+	if s.postgres {
+		return " FOR UPDATE"
+	}
+	return ""
 }

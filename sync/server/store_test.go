@@ -208,9 +208,44 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 		if _, err := st.DeviceByToken(ctx, "t1b"); err != nil {
 			t.Fatal(err)
 		}
+		// A staged token: the current one keeps working until the staged
+		// one is used; staging again replaces an unused one; the first use
+		// promotes it and ends the old one.
+		ss := st
+		if err := ss.StageToken(ctx, "d2", "t2", "t2x", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StageToken(ctx, "d2", "t2", "t2y", t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ss.StageToken(ctx, "d2", "t2-not-current", "t2z", t0.Add(2*time.Hour)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("staging with a token that is not the current one: %v", err)
+		}
+		if d, err := st.DeviceByToken(ctx, "t2"); err != nil || d.ID != "d2" {
+			t.Fatalf("the current token while a renewal is staged: %+v %v", d, err)
+		}
+		if _, err := st.DeviceByToken(ctx, "t2x"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a replaced staged token still works: %v", err)
+		}
+		if d, err := st.DeviceByToken(ctx, "t2y"); err != nil || d.ID != "d2" || d.TokenHash != "t2y" {
+			t.Fatalf("the staged token's first use: %+v %v", d, err)
+		}
+		if _, err := st.DeviceByToken(ctx, "t2"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the old token after the renewed one was used: %v", err)
+		}
+		if at, _ := st.TokenIssued(ctx, "d2"); !at.Equal(t0.Add(2 * time.Hour)) {
+			t.Fatalf("TokenIssued after a promotion: %v", at)
+		}
+		// Revoking a device ends a staged token with it.
+		if err := ss.StageToken(ctx, "d1", "t1b", "t1s", t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 		// Revocation.
 		if err := st.RevokeDevice(ctx, "d1", "test", t0.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := st.DeviceByToken(ctx, "t1s"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a staged token of a revoked device works: %v", err)
 		}
 		if err := st.RevokeDevice(ctx, "nope", "test", t0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("revoke unknown: %v", err)
