@@ -34,6 +34,8 @@
 // RunBeeper and Player share it. The formats are documented in docs/audio.md.
 package audio
 
+import "time"
+
 // SampleRate is the only rate the package captures, encodes and plays: 48 kHz.
 const SampleRate = 48000
 
@@ -47,6 +49,22 @@ const FrameSize = 960
 // buffer may be recorded.
 type Gate interface {
 	Admit(frames int) bool
+}
+
+// AgedGate is a Gate that also judges a buffer by when it was captured:
+// AdmitAged admits it only if the gate was already open when its first
+// sample was captured, age ago. consent.Session implements it.
+type AgedGate interface {
+	AdmitAged(frames int, age time.Duration) bool
+}
+
+// CaptureClock is implemented by a live Source: CaptureDelay is how long
+// ago the last sample of the buffer just read was captured — what was still
+// queued behind it in the inputs' buffers. The pipeline hands the age of each buffer to an AgedGate, so a
+// buffer read after consent but captured before it is never recorded, however
+// late a busy machine reads.
+type CaptureClock interface {
+	CaptureDelay() time.Duration
 }
 
 // SegmentSink receives the Ogg pages of a recording (docs/design.md).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // PipelineConfig configures a recording pipeline.
@@ -160,7 +161,7 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 		}
 		p.captured.Add(FrameSize)
 		p.meters.measure(buf)
-		if !p.cfg.Gate.Admit(FrameSize) {
+		if !p.admit(src) {
 			// Consent is missing: the buffer is dropped here, before the
 			// encoder. Nothing of it is kept.
 			clear(buf)
@@ -182,6 +183,20 @@ func (p *Pipeline) Run(ctx context.Context) (err error) {
 			return p.finish(err)
 		}
 	}
+}
+
+// frameDuration is the length of one buffer.
+const frameDuration = FrameSize * time.Second / SampleRate
+
+// admit asks the gate about the buffer just read: by its capture time when
+// the source knows how late it reads and the gate can judge that.
+func (p *Pipeline) admit(src Source) bool {
+	ag, okGate := p.cfg.Gate.(AgedGate)
+	clock, okClock := src.(CaptureClock)
+	if okGate && okClock {
+		return ag.AdmitAged(FrameSize, clock.CaptureDelay()+frameDuration)
+	}
+	return p.cfg.Gate.Admit(FrameSize)
 }
 
 // encodeAndMux encodes one buffer, puts its packet on the current page

@@ -217,6 +217,8 @@ type paSource struct {
 
 	router *callRouter // recording only the call app's sound (callonly_linux.go), or nil
 
+	delay atomic.Int64 // CaptureDelay in ns, after the last Read
+
 	ls          lockstep // two inputs kept together (drift.go); only the reader touches it
 	rebaseDrift atomic.Bool
 	corrections [2]atomic.Int64
@@ -426,8 +428,11 @@ func (s *paSource) Read(buf []float32) error {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
 	if ch == 2 {
-		return s.readStereo(buf) // drift.go: two device clocks kept together
+		err := s.readStereo(buf) // drift.go: two device clocks kept together
+		s.noteDelay()
+		return err
 	}
+	defer s.noteDelay()
 	for c, in := range s.in {
 		if err := in.read(); err != nil {
 			return err
@@ -441,6 +446,29 @@ func (s *paSource) Read(buf []float32) error {
 		}
 	}
 	return nil
+}
+
+// CaptureDelay implements CaptureClock: how long ago the last sample of the
+// buffer just read was captured, by the input that lags most — the frames
+// still queued behind it in PortAudio's buffer and read ahead by the drift
+// compensation. (PortAudio's reported input latency is the size of that
+// same buffer, not a further delay; the sound server's own few tens of ms
+// are covered by the session's OpenDelay.)
+func (s *paSource) CaptureDelay() time.Duration { return time.Duration(s.delay.Load()) }
+
+func (s *paSource) noteDelay() {
+	var worst time.Duration
+	for c, in := range s.in {
+		n, ok := in.available()
+		if !ok {
+			continue
+		}
+		if len(s.in) == 2 {
+			n += len(s.ls.pend[c])
+		}
+		worst = max(worst, time.Duration(n)*time.Second/SampleRate)
+	}
+	s.delay.Store(int64(worst))
 }
 
 // Overflows counts, per input (microphone first), the reads that found

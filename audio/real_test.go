@@ -108,6 +108,13 @@ func TestRealCaptureFromPulseAudio(t *testing.T) {
 	if pk := peak.Load().(float64); pk < -30 {
 		t.Fatalf("the level meter never rose above %.1f dBFS while speech played", pk)
 	}
+	// The source says how late it reads (the age the consent gate judges
+	// each buffer by).
+	d := src.(CaptureClock).CaptureDelay()
+	t.Logf("capture delay after the last read: %v", d)
+	if d < 0 || d > 3*time.Second {
+		t.Fatalf("capture delay %v, want a measured [0, 3 s]", d)
+	}
 	p.Stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

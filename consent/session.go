@@ -49,6 +49,7 @@ type Session struct {
 	m      *machine
 	delay  time.Duration
 	settle time.Time // Admit admits nothing before this (OpenDelay after the gate opened)
+	opened time.Time // when the gate last opened
 	rec    *Record
 	offset int64
 	signer crypto.Signer
@@ -152,6 +153,30 @@ func (s *Session) Admit(frames int) bool {
 	return true
 }
 
+// AdmitAged is Admit for a buffer whose first sample was captured age ago
+// (audio.AgedGate): it is admitted only if the gate was already open then —
+// a buffer read after consent but captured before it is never recorded,
+// however late it is read — and, as Admit, not within OpenDelay of the
+// opening (the sound server's own latency, which the capture cannot see).
+func (s *Session) AdmitAged(frames int, age time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.m.open() {
+		return false
+	}
+	now := s.now()
+	if s.delay > 0 && now.Before(s.settle) {
+		return false
+	}
+	if now.Add(-age).Before(s.opened) {
+		return false // captured before the gate opened
+	}
+	if frames > 0 {
+		s.offset += int64(frames)
+	}
+	return true
+}
+
 // Apply validates e against the current state, stamps it (seq, time,
 // offset, notice, minimum age, hashes) and appends it to the record. It
 // returns the new state. Give Type and, as the type needs, Participant,
@@ -208,7 +233,8 @@ func (s *Session) applyLocked(in Event) (State, error) {
 		return s.stateLocked(), err
 	}
 	if !wasOpen && s.m.open() {
-		s.settle = s.now().Add(s.delay)
+		s.opened = s.now()
+		s.settle = s.opened.Add(s.delay)
 	}
 	if !wasStarted && s.m.open() {
 		if err := s.appendLocked(Event{Type: RecordingStarted}); err != nil {
