@@ -13,19 +13,7 @@ func TestNoConsentNoAudio_OpenDelayDropsWhatWasReadJustAfterConsent(t *testing.T
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	set := testSet(t)
-	s, err := NewSession(Config{RecordingID: "r1", Notices: set, Signer: testKey(t, 1), Now: clock, OpenDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []Event{
-		{Type: ParticipantAdded, Participant: "a", Principal: &Principal{Name: "Ana", Lang: "en"}},
-		{Type: RecordingRequested},
-		{Type: AgeConfirmed, Participant: "a", Method: OnScreen},
-	} {
-		if _, err := s.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := delayedSession(t, "r1", clock)
 	if s.Admit(960) {
 		t.Fatal("admitted before consent")
 	}
@@ -52,19 +40,7 @@ func TestNoConsentNoAudio_OpenDelayDropsWhatWasReadJustAfterConsent(t *testing.T
 func TestNoConsentNoAudio_BufferCapturedBeforeConsentNeverAdmitted(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	s, err := NewSession(Config{RecordingID: "r1", Notices: testSet(t), Signer: testKey(t, 1), Now: clock, OpenDelay: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range []Event{
-		{Type: ParticipantAdded, Participant: "a", Principal: &Principal{Name: "Ana", Lang: "en"}},
-		{Type: RecordingRequested},
-		{Type: AgeConfirmed, Participant: "a", Method: OnScreen},
-	} {
-		if _, err := s.Apply(e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := delayedSession(t, "r1", clock)
 	if s.AdmitAged(960, 0) {
 		t.Fatal("admitted before consent")
 	}
@@ -79,16 +55,9 @@ func TestNoConsentNoAudio_BufferCapturedBeforeConsentNeverAdmitted(t *testing.T)
 	}
 	// Within the open delay even a fresh buffer waits (the sound server's
 	// own latency is not in the age).
-	s2, _ := NewSession(Config{RecordingID: "r2", Notices: testSet(t), Signer: testKey(t, 1), Now: clock, OpenDelay: 300 * time.Millisecond})
-	for _, e := range []Event{
-		{Type: ParticipantAdded, Participant: "a", Principal: &Principal{Name: "Ana", Lang: "en"}},
-		{Type: RecordingRequested},
-		{Type: AgeConfirmed, Participant: "a", Method: OnScreen},
-		{Type: ConsentGiven, Participant: "a", Method: OnScreen},
-	} {
-		if _, err := s2.Apply(e); err != nil {
-			t.Fatal(err)
-		}
+	s2 := delayedSession(t, "r2", clock)
+	if _, err := s2.Apply(Event{Type: ConsentGiven, Participant: "a", Method: OnScreen}); err != nil {
+		t.Fatal(err)
 	}
 	if s2.AdmitAged(960, 0) {
 		t.Fatal("admitted within the open delay")
@@ -105,4 +74,25 @@ func TestNoConsentNoAudio_BufferCapturedBeforeConsentNeverAdmitted(t *testing.T)
 	if s.AdmitAged(960, 0) {
 		t.Fatal("admitted after withdrawal")
 	}
+}
+
+// delayedSession is a session with a 300 ms open delay on clock, one
+// participant added, recording requested and age confirmed: the next
+// ConsentGiven opens the gate.
+func delayedSession(t *testing.T, id string, clock func() time.Time) *Session {
+	t.Helper()
+	s, err := NewSession(Config{RecordingID: id, Notices: testSet(t), Signer: testKey(t, 1), Now: clock, OpenDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []Event{
+		{Type: ParticipantAdded, Participant: "a", Principal: &Principal{Name: "Ana", Lang: "en"}},
+		{Type: RecordingRequested},
+		{Type: AgeConfirmed, Participant: "a", Method: OnScreen},
+	} {
+		if _, err := s.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }

@@ -19,12 +19,7 @@ func TestRateLimitsCountTheClientBehindTheProxy(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "assentd")
-	b := exec.Command("go", "build", "-o", bin, ".")
-	b.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildAssentd(t, dir)
 	cmd := exec.Command(bin, "serve", "-data", filepath.Join(dir, "data"), "-addr", "127.0.0.1:0", "-forwarded-headers", "-drain-wait", "0s")
 	cmd.Env = append(os.Environ(), "ASSENTD_ADMIN_TOKEN=forwarded-test-admin-token-0123456789")
 	stdout, _ := cmd.StdoutPipe()

@@ -82,6 +82,18 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return
 }
 
+// buildAssentd builds this binary without cgo (as it ships) into dir.
+func buildAssentd(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "assentd")
+	b := exec.Command("go", "build", "-o", bin, ".")
+	b.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestServeTLSAndStopGracefully runs the real binary with a certificate:
 // HTTPS answers, the admin token is printed once
 // and kept only as a hash, and SIGTERM stops it with exit 0.
@@ -90,12 +102,7 @@ func TestServeTLSAndStopGracefully(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "assentd")
-	b := exec.Command("go", "build", "-o", bin, ".")
-	b.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 build: %v\n%s", err, out)
-	}
+	bin := buildAssentd(t, dir)
 	cert, key, pool := selfSigned(t, dir)
 	data := filepath.Join(dir, "data")
 	cmd := exec.Command(bin, "serve", "-data", data, "-addr", "127.0.0.1:0", "-tls-cert", cert, "-tls-key", key)
