@@ -23,7 +23,9 @@ type agesGate struct {
 	ages []time.Duration
 }
 
-func (g *agesGate) Admit(int) bool { panic("Admit called although the source reports its capture delay") }
+func (g *agesGate) Admit(int) bool {
+	panic("Admit called although the source reports its capture delay")
+}
 func (g *agesGate) AdmitAged(_ int, age time.Duration) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
