@@ -85,6 +85,12 @@ func newCallRouter(ctx context.Context, app string) (*callRouter, error) {
 		return nil, err
 	}
 	r.output = si.DefaultSink
+	// A desktop that switches to every new output (module-switch-on-connect
+	// without ignore_virtual, some PipeWire policies) has just made the
+	// private sink the default and moved every stream into it: everything
+	// the computer plays would be recorded. The rep's default is restored
+	// here and strays are moved back by refresh.
+	r.keepDefault(ctx)
 	if r.loopModule, err = loadModule(ctx, "module-loopback", "source="+r.sink+".monitor", "sink="+r.output,
 		"latency_msec="+strconv.Itoa(loopbackLatencyMs), "source_dont_move=true",
 		`sink_input_properties='media.name="Assent - call audio" assent.callonly=`+r.tag+`'`,
@@ -123,6 +129,7 @@ func (r *callRouter) refresh(ctx context.Context) error {
 	if r.closed {
 		return nil
 	}
+	r.keepDefault(ctx)
 	si, err := PulseInfo(ctx)
 	if err != nil {
 		return err
@@ -153,6 +160,13 @@ func (r *callRouter) refresh(ctx context.Context) error {
 	var errs []error
 	for _, st := range streams {
 		if st.Tag != "" {
+			if st.Tag == r.tag && st.Sink == ours && r.output != "" {
+				// The loopback must never play into its own source.
+				if _, err := pactlRaw(ctx, "move-sink-input", strconv.Itoa(st.Index), r.output); err != nil {
+					errs = append(errs, err)
+				}
+				continue
+			}
 			if st.Tag == r.tag && si.DefaultSink != r.output && si.DefaultSink != r.sink && si.DefaultSink != "" {
 				// The rep's output changed (headset plugged in): the call
 				// follows it.
@@ -164,10 +178,20 @@ func (r *callRouter) refresh(ctx context.Context) error {
 			}
 			continue
 		}
-		if st.Sink == ours || st.PID == os.Getpid() {
+		if st.PID == os.Getpid() {
 			continue
 		}
 		if name, ok := CallAppName(st.App, st.Binary); !ok || name != r.app {
+			if st.Sink == ours && r.output != "" {
+				// Not the call's: moved in by the desktop's policy, it
+				// goes back to the rep's output and is not recorded.
+				if _, err := pactlRaw(ctx, "move-sink-input", strconv.Itoa(st.Index), r.output); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		if st.Sink == ours {
 			continue
 		}
 		from := nameOf[st.Sink]
@@ -297,3 +321,14 @@ func processAlive(pid int, start uint64) bool {
 }
 
 func (r *callRouter) sinkName() string { return r.sink }
+
+// keepDefault sets the rep's output back as the default if the private sink
+// became the default; it reports whether it had to.
+func (r *callRouter) keepDefault(ctx context.Context) bool {
+	si, err := PulseInfo(ctx)
+	if err != nil || si.DefaultSink != r.sink || r.output == "" || r.output == r.sink {
+		return false
+	}
+	_, err = pactlRaw(ctx, "set-default-sink", r.output)
+	return err == nil
+}

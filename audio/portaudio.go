@@ -355,7 +355,7 @@ func (s *paSource) startFollowing() {
 				return
 			}
 			if ev.Facet != "server" && ev.Facet != "sink" && ev.Facet != "source" &&
-				(s.router == nil || ev.Facet != "sink-input" || ev.Kind != "new") {
+				(s.router == nil || ev.Facet != "sink-input" || (ev.Kind != "new" && ev.Kind != "change")) {
 				continue
 			}
 			// Changes come in bursts (a device appears: sink, source, server

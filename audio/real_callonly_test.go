@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -333,5 +334,64 @@ func TestBadInputGetsClearError_CallOnlyNotPossible(t *testing.T) {
 	_, err = OpenCapture(CaptureConfig{CallInput: CallApp})
 	if !errors.Is(err, ErrNoSoundServer) || !strings.Contains(err.Error(), "PulseAudio or PipeWire") {
 		t.Fatalf("no sound server: %v, want ErrNoSoundServer in words", err)
+	}
+}
+
+// TestRealCallOnlyKeepsTheRepsDefaultOutput: on a desktop that switches to
+// every new output (module-switch-on-connect without ignore_virtual, as
+// some distributions and PipeWire policies do), Assent's private sink must
+// not become the default: everything the computer plays would then go into
+// it and be recorded as "only the call". The rep's default stays; music that
+// was playing, which the desktop moved into the new sink, is moved back; and
+// an app that starts playing during the call plays to the rep's output, not
+// into the recording.
+func TestRealCallOnlyKeepsTheRepsDefaultOutput(t *testing.T) {
+	testenv.RequirePulse(t)
+	needTool(t, "sox")
+	srv := pulsetest.Start(t)
+	srv.Pactl(t, "load-module", "module-switch-on-connect", "ignore_virtual=no")
+	before := strings.TrimSpace(srv.Pactl(t, "get-default-sink"))
+	srv.FakeCallApp(t, "Zoom", "zoom")
+	wavQuiet, _ := soxWAV(t, "quiet.wav", "30", "sine", "200", "vol", "0")
+	srv.PlayApp(t, "Zoom", "zoom", "", wavQuiet)
+	srv.PlayApp(t, "Rhythmbox", "rhythmbox", before, wavQuiet) // music already playing, on the rep's output by name
+	time.Sleep(300 * time.Millisecond)
+	src, err := OpenCapture(CaptureConfig{CallInput: CallApp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if got := strings.TrimSpace(srv.Pactl(t, "get-default-sink")); got != before {
+		t.Fatalf("the default output became %q (was %q) when Assent's private sink was loaded", got, before)
+	}
+	srv.PlayApp(t, "Firefox", "firefox", "", wavQuiet) // a new stream, on the default output
+	time.Sleep(300 * time.Millisecond)
+	// Something (a mixer, the desktop's policy) moves the music into the
+	// recording's sink mid-call: it is moved back to the rep's output.
+	if err := src.Start(); err != nil {
+		t.Fatal(err)
+	}
+	music := srv.StreamsOf(t, "Rhythmbox")
+	if len(music) != 1 {
+		t.Fatalf("music streams %v, want one", music)
+	}
+	srv.Pactl(t, "move-sink-input", strconv.Itoa(music[0]), srv.SinkOf(t, "Zoom")[0])
+	back := false
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && !back; time.Sleep(50 * time.Millisecond) {
+		got := srv.SinkOf(t, "Rhythmbox")
+		back = len(got) == 1 && got[0] == before
+	}
+	if !back {
+		t.Fatalf("the music moved into the recording's sink stayed there: %v", srv.SinkOf(t, "Rhythmbox"))
+	}
+	for _, app := range []string{"Firefox", "Rhythmbox"} {
+		for _, sink := range srv.SinkOf(t, app) {
+			if strings.HasPrefix(sink, "assent_call_") {
+				t.Fatalf("%s's stream plays into the recording's sink %s", app, sink)
+			}
+		}
+	}
+	if got := srv.SinkOf(t, "Zoom"); len(got) != 1 || !strings.HasPrefix(got[0], "assent_call_") {
+		t.Fatalf("Zoom plays to %v, want the recording's sink", got)
 	}
 }

@@ -233,18 +233,42 @@ func (s *Server) Record(t testing.TB, source string) (stop func() []float32) {
 	}
 }
 
+// playback lists the server's playback streams (sink inputs).
+func (s *Server) playback(t testing.TB) []struct {
+	Index      int               `json:"index"`
+	Sink       int               `json:"sink"`
+	Properties map[string]string `json:"properties"`
+} {
+	t.Helper()
+	var raw []struct {
+		Index      int               `json:"index"`
+		Sink       int               `json:"sink"`
+		Properties map[string]string `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(s.Pactl(t, "-f", "json", "list", "sink-inputs")), &raw); err != nil {
+		t.Fatalf("pactl list sink-inputs: %v", err)
+	}
+	return raw
+}
+
+// StreamsOf lists the indices of an application's (application.name)
+// playback streams.
+func (s *Server) StreamsOf(t testing.TB, app string) []int {
+	t.Helper()
+	var out []int
+	for _, r := range s.playback(t) {
+		if r.Properties["application.name"] == app {
+			out = append(out, r.Index)
+		}
+	}
+	return out
+}
+
 // SinkOf names the outputs the playback streams of an application
 // (application.name) play to now.
 func (s *Server) SinkOf(t testing.TB, app string) []string {
 	t.Helper()
-	out := s.Pactl(t, "-f", "json", "list", "sink-inputs")
-	var raw []struct {
-		Sink       int               `json:"sink"`
-		Properties map[string]string `json:"properties"`
-	}
-	if err := json.Unmarshal([]byte(out), &raw); err != nil {
-		t.Fatalf("pactl list sink-inputs: %v", err)
-	}
+	raw := s.playback(t)
 	names := map[int]string{}
 	var sinks []struct {
 		Index int    `json:"index"`
