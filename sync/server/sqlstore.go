@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite" (pure Go)
+
+	"github.com/assent-app/assent/sync/server/sqlq"
 )
 
 // sqlStore is the Store over database/sql, shared by SQLite and PostgreSQL.
@@ -92,22 +93,7 @@ func initSQL(db *sql.DB, pg bool) (Store, error) {
 }
 
 // q rewrites ? placeholders to $n for PostgreSQL.
-func (s *sqlStore) q(query string) string {
-	if !s.postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range query {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func (s *sqlStore) q(query string) string { return sqlq.Rebind(s.postgres, query) }
 
 func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return s.db.ExecContext(ctx, s.q(query), args...)

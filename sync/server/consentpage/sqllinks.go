@@ -6,13 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/assent-app/assent/sync/server/bucket"
+	"github.com/assent-app/assent/sync/server/sqlq"
 )
 
 // Schema is the SQL of the link tables (assentd's schema migration 3; see
@@ -65,22 +64,7 @@ func NewSQLLinks(db *sql.DB, postgres bool, log *slog.Logger) *SQLLinks {
 	return &SQLLinks{db: db, pg: postgres, hub: newHub(), log: log, listening: make(chan struct{}), buckets: bucket.NewSQL(db, postgres)}
 }
 
-func (s *SQLLinks) q(query string) string {
-	if !s.pg {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range query {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func (s *SQLLinks) q(query string) string { return sqlq.Rebind(s.pg, query) }
 
 func (s *SQLLinks) Insert(ctx context.Context, l *link, index map[string]string, lim Limits, now time.Time) error {
 	b, err := encodeLink(l)
