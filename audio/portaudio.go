@@ -428,11 +428,9 @@ func (s *paSource) Read(buf []float32) error {
 		return fmt.Errorf("audio: read buffer of %d samples, want %d", len(buf), FrameSize*ch)
 	}
 	if ch == 2 {
-		err := s.readStereo(buf) // drift.go: two device clocks kept together
-		s.noteDelay()
-		return err
+		return s.readStereo(buf) // drift.go: two device clocks kept together
 	}
-	defer s.noteDelay()
+	defer s.noteDelay(func(c int) (int, bool) { return s.in[c].available() })
 	for c, in := range s.in {
 		if err := in.read(); err != nil {
 			return err
@@ -456,17 +454,14 @@ func (s *paSource) Read(buf []float32) error {
 // are covered by the session's OpenDelay.)
 func (s *paSource) CaptureDelay() time.Duration { return time.Duration(s.delay.Load()) }
 
-func (s *paSource) noteDelay() {
+// noteDelay keeps CaptureDelay from queued(c), the frames still queued
+// behind input c's last buffer.
+func (s *paSource) noteDelay(queued func(c int) (int, bool)) {
 	var worst time.Duration
-	for c, in := range s.in {
-		n, ok := in.available()
-		if !ok {
-			continue
+	for c := range s.in {
+		if n, ok := queued(c); ok {
+			worst = max(worst, time.Duration(n)*time.Second/SampleRate)
 		}
-		if len(s.in) == 2 {
-			n += len(s.ls.pend[c])
-		}
-		worst = max(worst, time.Duration(n)*time.Second/SampleRate)
 	}
 	s.delay.Store(int64(worst))
 }
@@ -487,14 +482,24 @@ func (s *paSource) readStereo(buf []float32) error {
 	if s.rebaseDrift.Swap(false) {
 		s.ls.drift.rebase()
 	}
+	// Each input's backlog is asked once per round: the drift compensation
+	// and CaptureDelay both use it (plus what the round read ahead).
+	var backlog [2]struct {
+		n  int
+		ok bool
+	}
 	err := s.ls.round(buf, func(c int) ([]float32, error) {
 		if err := s.in[c].read(); err != nil {
 			return nil, err
 		}
 		return s.in[c].buf, nil
 	}, func(c int) (int, bool) {
-		return s.in[c].available()
+		backlog[c].n, backlog[c].ok = s.in[c].available()
+		return backlog[c].n, backlog[c].ok
 	})
+	if err == nil {
+		s.noteDelay(func(c int) (int, bool) { return backlog[c].n + len(s.ls.pend[c]), backlog[c].ok })
+	}
 	d := s.ls.drift.corrections()
 	s.corrections[0].Store(d[0])
 	s.corrections[1].Store(d[1])
